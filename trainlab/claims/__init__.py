@@ -32,6 +32,7 @@ from . import (  # noqa: F401  (register the claims)
     optim_extras,
     optim_forward_entropy,
     optim_udog,
+    optim_udog_convex,
     regularizers_more,
     robust_losses,
     stablemax,
