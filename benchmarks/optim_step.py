@@ -23,12 +23,14 @@ import trainlab
 from trainlab.optim.base import Chain
 from trainlab.optim.compiled import compile_chain
 
-# trainlab name -> pytorch-optimizer class of the same method (benchmarked when installed)
+# trainlab name -> pytorch-optimizer class of the same method (benchmarked when installed), and the
+# keyword arguments that select the same variant
 PEERS = {
     "ademamix": "AdEMAMix", "adabound": "AdaBound", "amsbound": "AdaBound", "grams": "Grams", "exadam": "EXAdam",
     "stable_spam": "StableSPAM", "spam": "SPAM", "adamomentum": "AdaMomentum", "dog": "DoG", "innaprop": "INNAprop",
     "grokfast_ema_adamw": "GrokFastAdamW", "adamw": "AdamW",
 }
+PEER_KWARGS = {"amsbound": {"ams_bound": True}}
 
 
 def workload(kind: str) -> list[torch.nn.Parameter]:
@@ -117,7 +119,7 @@ def main() -> None:
             peer = PEERS.get(info.name)
             if po is not None and peer and hasattr(po, peer):
                 try:
-                    ms, sb = time_steps(lambda ps: getattr(po, peer)(ps, lr=1e-3), params, repeats)
+                    ms, sb = time_steps(lambda ps: getattr(po, peer)(ps, lr=1e-3, **PEER_KWARGS.get(info.name, {})), params, repeats)
                     rows.append((f"  pytorch-optimizer {peer}", ms, None, sb, None))
                 except Exception as e:  # a peer that cannot run here is reported, not fatal
                     rows.append((f"  pytorch-optimizer {peer} failed: {type(e).__name__}", float("nan"), None, 0, None))

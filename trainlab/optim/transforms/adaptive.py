@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from ..base import Transform, by_step, check_betas, check_range
-from .moments import ScaleByAdam
+from .moments import ScaleByAdam, eager, split_small, work_buffers
 
 
 def _zeros(params: Sequence[Tensor], *names: str) -> list[dict[str, Tensor]]:
@@ -43,7 +43,14 @@ class ScaleByGrams(ScaleByAdam):
 
     def update(self, updates, params, states, *, steps, group):
         adam = super().update(updates, params, states, steps=steps, group=group)
-        return [u.abs_().mul_(g.sign()) for u, g in zip(adam, updates)]
+        torch._foreach_abs_(adam)  # adam's outputs are fresh buffers, never the gradients
+        # sign(g): small tensors in one foreach call; large ones into reused scratch (no fresh large buffer)
+        small, large = split_small(updates) if eager() else (range(len(updates)), [])
+        if small:
+            torch._foreach_mul_([adam[i] for i in small], torch._foreach_sign([updates[i] for i in small]))
+        for i, buf in zip(large, work_buffers(self, "sign", [params[i] for i in large])):
+            adam[i].mul_(torch.sign(updates[i], out=buf))
+        return adam
 
 
 class ScaleByEXAdam(ScaleByAdam):
@@ -72,17 +79,38 @@ class ScaleByEXAdam(ScaleByAdam):
     def update(self, updates, params, states, *, steps, group):
         b1, b2 = group["betas"]
         eps = group["eps"]
-        out = []
-        for g, s, t in zip(updates, states, steps):
-            m, v = s["exp_avg"], s["exp_avg_sq"]
-            m.mul_(b1).add_(g, alpha=1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            d1 = v.div(v + eps).mul_(b2**t).add_(1.0)
-            m2 = m * m
-            d2 = m2.div_(m2 + eps).mul_(b1**t).add_(1.0)
+        m = [s["exp_avg"] for s in states]
+        v = [s["exp_avg_sq"] for s in states]
+        torch._foreach_lerp_(m, updates, 1 - b1)  # the official update, per tensor
+        torch._foreach_mul_(v, b2)
+        torch._foreach_addcmul_(v, updates, updates, value=1 - b2)
+        out: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
+        for t, idx in by_step(steps).items():
+            mi, vi, gi = [m[i] for i in idx], [v[i] for i in idx], [updates[i] for i in idx]
             bc1, bc2 = 1 - b1**t, 1 - b2**t
-            num = m.div(bc1).mul_(d1).add_(g.div(bc1).mul_(d1))
-            out.append(num.div_(v.div(bc2).mul_(d2).sqrt_().add_(eps)))
+            # d1 - 1 = b2^t v / (v + eps), written into a fresh buffer per tensor (v + eps)
+            d1 = torch._foreach_add(vi, eps)
+            torch._foreach_div_(d1, vi)  # (v + eps) / v ...
+            torch._foreach_reciprocal_(d1)  # ... inverted: v / (v + eps); v = 0 gives eps / 0 = inf -> 0, as it should
+            torch._foreach_mul_(d1, b2**t)
+            torch._foreach_add_(d1, 1.0)
+            # d2 = 1 + b1^t m^2 / (m^2 + eps)
+            m2 = torch._foreach_mul(mi, mi)
+            d2 = torch._foreach_add(m2, eps)
+            torch._foreach_div_(m2, d2)
+            torch._foreach_mul_(m2, b1**t)
+            torch._foreach_add_(m2, 1.0)
+            # denominator times bc1: sqrt(v d2) (bc1 / sqrt(bc2)) + eps bc1, in the m^2 buffer
+            torch._foreach_mul_(m2, vi)
+            torch._foreach_sqrt_(m2)
+            torch._foreach_mul_(m2, bc1 / math.sqrt(bc2))
+            torch._foreach_add_(m2, eps * bc1)
+            # u = (m + g) d1 / bc1 / (sqrt(v d2 / bc2) + eps): the official m/bc1 d1 + g/bc1 d1, factored
+            u = torch._foreach_add(mi, gi)
+            torch._foreach_mul_(u, d1)
+            torch._foreach_div_(u, m2)
+            for i, ui in zip(idx, u):
+                out[i] = ui
         return out
 
 
@@ -138,10 +166,9 @@ class ScaleByAdaBound(Transform):
         final_lr = group["final_lr"] * lr / base_lr if base_lr > 0 else group["final_lr"]
         m = [s["exp_avg"] for s in states]
         v = [s["exp_avg_sq"] for s in states]
-        # foreach over the list; per tensor exactly the official order:
-        # m.mul_(b1).add_(g, 1-b1); v.mul_(b2).addcmul_(g, g, 1-b2); [vmax = max(vmax, v); v = vmax]
-        torch._foreach_mul_(m, b1)
-        torch._foreach_add_(m, updates, alpha=1 - b1)
+        # foreach over the list; per tensor the official order (lerp_ for its mul_/add_, within an ulp):
+        # m.lerp_(g, 1-b1); v.mul_(b2).addcmul_(g, g, 1-b2); [vmax = max(vmax, v); v = vmax]
+        torch._foreach_lerp_(m, updates, 1 - b1)
         torch._foreach_mul_(v, b2)
         torch._foreach_addcmul_(v, updates, updates, value=1 - b2)
         if group["amsbound"]:
@@ -150,22 +177,16 @@ class ScaleByAdaBound(Transform):
             v = vmax
         out: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
         for t, idx in by_step(steps).items():
-            # eta = clip(step_size / (sqrt(v) + eps), lower, upper) * m / lr, all written into the one fresh
-            # buffer per tensor (sqrt(v)); step_size / denom as a 0-d tensor over the buffer has the same bits
-            # as the official full_like(denom, step_size).div_(denom), without a second buffer
+            # u = eta / lr * m with eta = clip(step_size / (sqrt(v) + eps), lower, upper); the division by lr is
+            # folded into step_size and the bounds (clip(x, lo, hi) / lr = clip(x / lr, lo / lr, hi / lr)), and
+            # everything is written into the one fresh buffer per tensor, sqrt(v)
             denom = torch._foreach_sqrt([v[i] for i in idx])
             torch._foreach_add_(denom, group["eps"])
-            step_size = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
-            numer: dict[torch.dtype, Tensor] = {}  # step_size rounded to each tensor's dtype, as full_like does
-            for d in denom:
-                n = numer.get(d.dtype)
-                if n is None:
-                    n = numer[d.dtype] = torch.tensor(step_size, dtype=d.dtype)
-                torch.div(n, d, out=d)
-            torch._foreach_clamp_min_(denom, final_lr * (1 - 1 / (group["gamma"] * t + 1)))
-            torch._foreach_clamp_max_(denom, final_lr * (1 + 1 / (group["gamma"] * t)))
+            torch._foreach_reciprocal_(denom)
+            torch._foreach_mul_(denom, math.sqrt(1 - b2**t) / (1 - b1**t))  # step_size / lr
+            torch._foreach_clamp_min_(denom, final_lr * (1 - 1 / (group["gamma"] * t + 1)) / lr)
+            torch._foreach_clamp_max_(denom, final_lr * (1 + 1 / (group["gamma"] * t)) / lr)
             torch._foreach_mul_(denom, [m[i] for i in idx])
-            torch._foreach_div_(denom, lr)
             for i, d in zip(idx, denom):
                 out[i] = d
         return out

@@ -53,9 +53,9 @@ class GrokfastEMA(Transform):
         for e, g, t in zip(ema, updates, steps):
             if t == 1:
                 e.copy_(g)
-        # per tensor: ema = alpha * ema + (1 - alpha) * g; u = g + lamb * ema
-        torch._foreach_mul_(ema, alpha)
-        torch._foreach_add_(ema, updates, alpha=1 - alpha)
+        # per tensor: ema = alpha * ema + (1 - alpha) * g (as lerp_, one pass; within an ulp of the official
+        # mul/add); u = g + lamb * ema
+        torch._foreach_lerp_(ema, updates, 1 - alpha)
         if not eager():
             return list(torch._foreach_add(updates, ema, alpha=lamb))
         # eager: u is written into a per-parameter work buffer reused every step (no fresh memory; the

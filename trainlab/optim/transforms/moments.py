@@ -103,17 +103,19 @@ class ScaleByAdam(Transform):
         eps = group["eps"]
         m = [s["exp_avg"] for s in states]
         v = [s["exp_avg_sq"] for s in states]
-        # foreach ops over the whole list; per tensor this is exactly:
+        # foreach ops over the whole list; per tensor:
         # m.lerp_(g, 1 - b1); v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        # u = m / ((sqrt(v) / sqrt(1 - b2^t)) + eps) / (1 - b1^t)
+        # u = m / (sqrt(v) * (bc1 / sqrt(bc2)) + eps bc1), bc_i = 1 - b_i^t; that is Adam's
+        # (m / bc1) / (sqrt(v / bc2) + eps) with the 1 / bc1 folded into the denominator (one pass fewer)
         torch._foreach_lerp_(m, updates, 1 - beta1)
         torch._foreach_mul_(v, beta2)
         torch._foreach_addcmul_(v, updates, updates, value=1 - beta2)
         out: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
         for t, idx in by_step(steps).items():
+            bc1 = 1 - beta1**t
             denom = torch._foreach_sqrt([v[i] for i in idx])
-            torch._foreach_div_(denom, math.sqrt(1 - beta2**t))
-            torch._foreach_add_(denom, eps)
+            torch._foreach_mul_(denom, bc1 / math.sqrt(1 - beta2**t))
+            torch._foreach_add_(denom, eps * bc1)
             # u = m / denom: for large tensors written into denom (one fresh buffer per tensor instead of two;
             # on CPU a fresh large buffer costs more in page faults than the arithmetic); small ones in one
             # foreach call (a fresh small buffer is cheap, a Python call per tensor is not). Same op, same bits.
@@ -123,7 +125,6 @@ class ScaleByAdam(Transform):
                     out[idx[j]] = u
             for j in large:
                 out[idx[j]] = torch.div(m[idx[j]], denom[j], out=denom[j])
-            torch._foreach_div_([out[i] for i in idx], 1 - beta1**t)
         return out
 
 
@@ -216,16 +217,17 @@ class ScaleByAdEMAMix(Transform):
             fast = [states[i]["exp_avg_fast"] for i in idx]
             slow = [states[i]["exp_avg_slow"] for i in idx]
             sq = [states[i]["exp_avg_sq"] for i in idx]
-            # per tensor: fast.mul_(b1).add_(g, alpha=1-b1); slow likewise with b3(t);
-            # sq.mul_(b2).addcmul_(g, g, value=1-b2); u = (fast/(1-b1^t) + alpha*slow) / denom
-            torch._foreach_mul_(fast, beta1)
-            torch._foreach_add_(fast, g, alpha=1 - beta1)
-            torch._foreach_mul_(slow, beta3)
-            torch._foreach_add_(slow, g, alpha=1 - beta3)
+            # per tensor: fast.lerp_(g, 1-b1); slow.lerp_(g, 1-b3(t)); sq.mul_(b2).addcmul_(g, g, value=1-b2);
+            # u = (fast + alpha bc1 slow) / (sqrt(sq) (bc1 / sqrt(bc2)) + eps bc1), bc_i = 1 - b_i^t: the
+            # official (fast / bc1 + alpha slow) / (sqrt(sq) / sqrt(bc2) + eps) with 1 / bc1 folded into the
+            # denominator (two passes fewer; lerp_ for the official mul_/add_ rounds within an ulp of it)
+            torch._foreach_lerp_(fast, g, 1 - beta1)
+            torch._foreach_lerp_(slow, g, 1 - beta3)
             torch._foreach_mul_(sq, beta2)
             torch._foreach_addcmul_(sq, g, g, value=1 - beta2)
+            bc1 = 1 - beta1**t
             small, large = split_small(sq) if eager() else (range(len(sq)), [])
-            if large:  # large denominators in reused scratch (one fresh buffer per tensor: u); same ops, same bits
+            if large:  # large denominators in reused scratch (one fresh buffer per tensor: u)
                 denom = [None] * len(sq)
                 if small:
                     for j, d in zip(small, torch._foreach_sqrt([sq[j] for j in small])):
@@ -234,10 +236,9 @@ class ScaleByAdEMAMix(Transform):
                     denom[j] = torch.sqrt(sq[j], out=d)
             else:  # all small (or compiling): one foreach call, fresh small buffers are cheap
                 denom = torch._foreach_sqrt(sq)
-            torch._foreach_div_(denom, math.sqrt(1 - beta2**t))
-            torch._foreach_add_(denom, eps)
-            u = torch._foreach_div(fast, 1 - beta1**t)
-            torch._foreach_add_(u, slow, alpha=alpha)
+            torch._foreach_mul_(denom, bc1 / math.sqrt(1 - beta2**t))
+            torch._foreach_add_(denom, eps * bc1)
+            u = torch._foreach_add(fast, slow, alpha=alpha * bc1)
             torch._foreach_div_(u, denom)
             for i, ui in zip(idx, u):
                 out[i] = ui

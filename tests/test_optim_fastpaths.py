@@ -1,0 +1,65 @@
+"""Size-dependent eager paths of the transforms give the same trajectory as the small-tensor path.
+
+Transforms treat tensors above `moments.SMALL_NUMEL` elements differently (reused scratch buffers,
+per-tensor ops instead of foreach calls); the reference tests use small models, so they only see the
+small path. Here every registered optimizer runs twice on the same model and gradients: once as usual
+and once with the threshold at 0, so that every tensor takes the large path. Scratch buffers are reused
+across the 30 steps, so stale contents would show up as a difference.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import trainlab
+from trainlab.optim.base import all_finite
+from trainlab.optim.transforms import moments
+
+STEPS = 30
+OPTIMIZERS = [i.name for i in trainlab.list(kind="optimizer")]
+
+
+def run(name: str) -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 12), torch.nn.Tanh(), torch.nn.Linear(12, 3))
+    info = trainlab.get(name)
+    kw = {"weight_decay": 0.01} if "weight_decay" in info.defaults else {}
+    opt = trainlab.create(name, model.parameters(), **kw)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(STEPS):
+        x, y = torch.randn(16, 5, generator=gen), torch.randn(16, 3, generator=gen)
+
+        def closure():
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            return loss
+
+        if "needs_closure" in info.flags:
+            opt.step(closure)
+        else:
+            closure()
+            opt.step()
+    return [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_large_tensor_path_matches_small_tensor_path(name, monkeypatch):
+    small = run(name)
+    monkeypatch.setattr(moments, "SMALL_NUMEL", 0)
+    large = run(name)
+    for a, b in zip(small, large):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-6)
+
+
+def test_all_finite_finds_nan_and_inf_and_survives_norm_overflow():
+    grads = [torch.randn(64, 64) for _ in range(5)] + [torch.randn(7, dtype=torch.float64), torch.randn(3).half()]
+    assert all_finite(grads)
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        for i in (2, 5, 6):
+            g = [t.clone() for t in grads]
+            g[i].view(-1)[1] = bad
+            assert not all_finite(g), (bad, i)
+    # finite values whose 2-norm overflows float32 (and float16 at 65504) are still finite
+    assert all_finite([torch.full((10,), 3e38), torch.full((4,), 60000.0).half(), torch.zeros(0)])
