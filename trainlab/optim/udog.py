@@ -53,6 +53,10 @@ class UDoG(torch.optim.Optimizer):
     terms were not found, so this version uses the full gradient norms as AcceleDoG does (each sub-step
     then moves by at most rbar_{t-1}). The "ordered" Gx/Gy (the y-step's G also holds the x-step's
     gradient) is this implementation's choice. Counters are per group.
+    A third-party summary of the paper (the zij optimizer collection's U-DoG page; not the authors' code)
+    writes alpha_t = sum_{k<=t} rbar_k / rbar_t (no 0.5 factor, no max with 1), averaging weights
+    omega_t = alpha_t rbar_t instead of alpha_t, and a projection onto a feasible set; none of that is
+    implemented here (unverified against the paper; `alpha_const=1` gives its alpha_t once it exceeds 1).
     A parameter that has state but no gradient in a later step takes part with a zero gradient (the
     group's scalars stay shared; its average still moves towards y). A group with lr == 0 is skipped entirely (no state change), so a scheduler that sets lr = 0 freezes
     the parameters although the averaging would otherwise keep moving them.
