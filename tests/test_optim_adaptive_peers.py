@@ -25,7 +25,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from trainlab.optim.adaptive import adabound, exadam, grams, spam, stable_spam
+from trainlab.optim.adaptive import adabound, exadam, grams
+from trainlab.optim.spam import spam, stable_spam
 from trainlab.optim.base import Chain
 from trainlab.optim.transforms.decay import AddDecayedWeights
 from trainlab.optim.transforms.moments import ScaleByAdam

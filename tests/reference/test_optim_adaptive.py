@@ -8,9 +8,8 @@ import pytest
 import torch
 
 import trainlab
-from trainlab.optim.adaptive import (
-    adabound, adamomentum, amsgrad, exadam, grams, optimistic_amsgrad, stable_spam,
-)
+from trainlab.optim.adaptive import adabound, adamomentum, amsgrad, exadam, grams, optimistic_amsgrad
+from trainlab.optim.spam import stable_spam
 from trainlab.optim.base import Chain
 from trainlab.optim.transforms.moments import ScaleByAdam
 from trainlab.optim.transforms.spikes import MomentumReset, SpikeClip

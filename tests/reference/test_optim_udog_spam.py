@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from trainlab.optim.adaptive import spam, spam_warmup_scale
+from trainlab.optim.spam import spam, spam_warmup_scale
 from trainlab.optim.udog import UDoG, udog
 
 

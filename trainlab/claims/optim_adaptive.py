@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from ..datasets import load
-from ..optim.adaptive import amsgrad, stable_spam
+from ..optim.adaptive import amsgrad
+from ..optim.spam import stable_spam
 from ._train import batches, mlp
 from .base import claim
 

@@ -1,17 +1,6 @@
 """Composable optimizers: transforms, the `Chain` optimizer, `with_transforms`, and named factories."""
 
-from .adaptive import (
-    ScaleBySPAM,
-    adabound,
-    adamomentum,
-    amsgrad,
-    exadam,
-    grams,
-    optimistic_amsgrad,
-    spam,
-    spam_warmup_scale,
-    stable_spam,
-)
+from .adaptive import adabound, adamomentum, amsgrad, exadam, grams, optimistic_amsgrad
 from .base import Chain, Transform
 from .compiled import compile_chain
 from .entropy_sgd import EntropySGD, entropy_sgd
@@ -30,6 +19,7 @@ from .extras import (
 )
 from .forward_gradient import ForwardGradientSGD, forward_gradient
 from .optimizers import ademamix, adamw, grokfast_ema_adamw, grokfast_ma_adamw
+from .spam import ScaleBySPAM, spam, spam_warmup_scale, stable_spam
 from .sparse_masks import GradientMask, fisher_mask, masked, random_mask
 from .udog import UDoG, udog
 from .transforms import *  # noqa: F403  (the transform classes; see transforms.__all__)
