@@ -9,6 +9,7 @@ compile time (paid once, on the first steps) is printed in its own column and no
 
     python benchmarks/optim_step.py            # both workloads
     python benchmarks/optim_step.py --quick    # workload (a) only, fewer repeats
+    python benchmarks/optim_step.py --nonfinite propagate   # without the NaN/Inf gradient check
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ PEERS = {
     "stable_spam": "StableSPAM", "spam": "SPAM", "adamomentum": "AdaMomentum", "dog": "DoG", "innaprop": "INNAprop",
     "grokfast_ema_adamw": "GrokFastAdamW", "adamw": "AdamW",
 }
-PEER_KWARGS = {"amsbound": {"ams_bound": True}}
+# (grokfast: pytorch-optimizer's GrokFastAdamW defaults to weight_decay 0, trainlab's to AdamW's 1e-2; the
+# peer gets the same decay so that both run the same passes)
+PEER_KWARGS = {"amsbound": {"ams_bound": True}, "grokfast_ema_adamw": {"weight_decay": 1e-2}}
 
 
 def workload(kind: str) -> list[torch.nn.Parameter]:
@@ -84,6 +87,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="*", help="glob on trainlab optimizer names")
     ap.add_argument("--no-compile", action="store_true", help="skip the compiled column")
+    ap.add_argument("--nonfinite", default="raise", choices=["raise", "skip", "propagate"],
+                    help="trainlab's NaN/Inf gradient policy; 'raise' (the default) reads every gradient once "
+                         "more per step, 'propagate' checks nothing, as torch and pytorch-optimizer")
     args = ap.parse_args()
     try:
         import pytorch_optimizer as po
@@ -102,14 +108,15 @@ def main() -> None:
         for info in trainlab.list("optimizer", args.only):
             if "needs_closure" in info.flags:
                 continue
-            ms, sb = time_steps(lambda ps: info.create(ps, lr=1e-3), params, repeats)
+            kw = {"nonfinite": args.nonfinite} if "nonfinite" in info.defaults else {}
+            ms, sb = time_steps(lambda ps: info.create(ps, lr=1e-3, **kw), params, repeats)
             cms, compile_s = None, None
             probe = info.create([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
             if compilable(probe) and not args.no_compile:
                 stats = {}
 
                 def make(ps):
-                    opt = compile_chain(info.create(ps, lr=1e-3))
+                    opt = compile_chain(info.create(ps, lr=1e-3, **kw))
                     stats.update(stats=opt.compile_stats)
                     return opt
 

@@ -1,6 +1,6 @@
 """Size-dependent eager paths of the transforms give the same trajectory as the small-tensor path.
 
-Transforms treat tensors above `moments.SMALL_NUMEL` elements differently (reused scratch buffers,
+Transforms treat tensors above `deferred.SMALL_NUMEL` elements differently (reused scratch buffers,
 per-tensor ops instead of foreach calls); the reference tests use small models, so they only see the
 small path. Here every registered optimizer runs twice on the same model and gradients: once as usual
 and once with the threshold at 0, so that every tensor takes the large path. Scratch buffers are reused
@@ -14,7 +14,7 @@ import torch
 
 import trainlab
 from trainlab.optim.base import all_finite
-from trainlab.optim.transforms import moments
+from trainlab.optim import deferred
 
 STEPS = 30
 OPTIMIZERS = [i.name for i in trainlab.list(kind="optimizer")]
@@ -47,7 +47,7 @@ def run(name: str) -> list[torch.Tensor]:
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_large_tensor_path_matches_small_tensor_path(name, monkeypatch):
     small = run(name)
-    monkeypatch.setattr(moments, "SMALL_NUMEL", 0)
+    monkeypatch.setattr(deferred, "SMALL_NUMEL", 0)
     large = run(name)
     for a, b in zip(small, large):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-6)
@@ -63,3 +63,50 @@ def test_all_finite_finds_nan_and_inf_and_survives_norm_overflow():
             assert not all_finite(g), (bad, i)
     # finite values whose 2-norm overflows float32 (and float16 at 65504) are still finite
     assert all_finite([torch.full((10,), 3e38), torch.full((4,), 60000.0).half(), torch.zeros(0)])
+
+
+def test_deferred_materialize_and_apply_match_the_formed_update():
+    from trainlab.optim.deferred import Deferred
+
+    g = torch.Generator().manual_seed(0)
+    a = [torch.randn(3, 4, generator=g, dtype=torch.float64), torch.randn(70000, generator=g, dtype=torch.float64)]
+    b = [torch.rand(3, 4, generator=g, dtype=torch.float64) + 0.5, torch.rand(70000, generator=g, dtype=torch.float64) + 0.5]
+    for op, want in (("div", [x / y for x, y in zip(a, b)]), ("mul", [x * y for x, y in zip(a, b)])):
+        for scratch in ("a", "b"):
+            ca, cb = [x.clone() for x in a], [y.clone() for y in b]
+            got = Deferred(op, ca, cb, scratch=scratch).materialize()
+            for u, w in zip(got, want):
+                torch.testing.assert_close(u, w, rtol=1e-15, atol=0)
+            kept = ca if scratch == "b" else cb  # the non-scratch operand (optimizer state) is never written
+            assert all(torch.equal(k, o) for k, o in zip(kept, a if scratch == "b" else b))
+            params = [torch.ones_like(x) for x in a]
+            Deferred(op, [x.clone() for x in a], [y.clone() for y in b], scratch=scratch).apply_(params, 0.5)
+            for p, w in zip(params, want):
+                torch.testing.assert_close(p, 1 - 0.5 * w, rtol=1e-14, atol=1e-15)
+    with pytest.raises(ValueError, match="op must be"):
+        Deferred("sub", a, b, scratch="a")
+
+
+def test_chain_applies_a_deferred_update_only_through_passing_transforms():
+    from trainlab.optim.base import Chain
+    from trainlab.optim.transforms import AddDecayedWeights, ScaleByAdam
+
+    # shrink_params (or wd == 0) passes the deferred m / denom to the chain; shrink_params=False with
+    # wd > 0 needs u itself; both orders must give AdamW's trajectory to rounding (float64)
+    results = []
+    for shrink in (True, False):
+        torch.manual_seed(0)
+        w = torch.nn.Parameter(torch.randn(6, dtype=torch.float64))
+        opt = Chain([w], [ScaleByAdam(), AddDecayedWeights(0.1, shrink_params=shrink)], lr=0.05)
+        for k in range(30):
+            w.grad = torch.sin(w.detach() * (k + 1))
+            opt.step()
+        results.append(w.detach().clone())
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(6, dtype=torch.float64))
+    ref = torch.optim.AdamW([w], lr=0.05, weight_decay=0.1)
+    for k in range(30):
+        w.grad = torch.sin(w.detach() * (k + 1))
+        ref.step()
+    torch.testing.assert_close(results[0], w.detach(), rtol=0, atol=1e-12)
+    torch.testing.assert_close(results[1], w.detach(), rtol=0, atol=1e-12)

@@ -22,6 +22,8 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from torch import Tensor
 
+from .deferred import Deferred
+
 NONFINITE_POLICIES = ("raise", "skip", "propagate")
 
 
@@ -56,6 +58,22 @@ class Transform:
         group: dict[str, Any],
     ) -> list[Tensor]:
         raise NotImplementedError
+
+    def update_lazy(self, updates, params, states, *, steps, group) -> "list[Tensor] | Deferred":
+        """As `update`, but may return a `Deferred` (u = a / b or a * b, not yet formed) that the chain
+        applies in one pass. Only called on the last transform that changes the update."""
+        return self.update(updates, params, states, steps=steps, group=group)
+
+    def passes_deferred(self, group: dict[str, Any]) -> bool:
+        """True if `update` returns its input unchanged for this group (so a `Deferred` may pass it)."""
+        return False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # a subclass that redefines `update` but not `update_lazy` must not inherit a parent's
+        # `update_lazy`, which would skip the subclass's own `update`
+        super().__init_subclass__(**kwargs)
+        if "update" in cls.__dict__ and "update_lazy" not in cls.__dict__:
+            cls.update_lazy = Transform.update_lazy  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams.items())
@@ -175,6 +193,8 @@ class TransformRunner:
         self.transforms = list(transforms)
         self.keys = state_keys(self.transforms)
         self.nonfinite = nonfinite
+        # id(param group) -> (the step counters of its last stepped parameters, the 1-D buffer they view)
+        self._counters: dict[int, tuple[list[Tensor], Tensor]] = {}
 
     def check_group(self, group: dict[str, Any]) -> None:
         for t in self.transforms:
@@ -203,8 +223,13 @@ class TransformRunner:
             f"non-finite gradient in parameter {pi} of param group {gi} (pass nonfinite='skip' to skip such steps)"
         )
 
-    def run(self, group: dict[str, Any], state: dict[Tensor, dict[str, Any]]) -> tuple[list[Tensor], list[Tensor]]:
-        """Return (params with grads, transformed updates) for one group, advancing the state."""
+    def run(self, group: dict[str, Any], state: dict[Tensor, dict[str, Any]],
+            lazy: bool = False) -> tuple[list[Tensor], "list[Tensor] | Deferred"]:
+        """Return (params with grads, transformed updates) for one group, advancing the state.
+
+        With `lazy=True` the updates may be a `Deferred` (see `trainlab.optim.deferred`): the last
+        transform that changes the update is asked for one, and the transforms after it pass it through.
+        """
         params = [p for p in group["params"] if p.grad is not None]
         if not params:
             return [], []
@@ -217,13 +242,47 @@ class TransformRunner:
                 for p, s in zip(fresh, t.init(fresh)):
                     state[p][key] = s
         states = [state[p] for p in params]
+        steps = self._advance(group, states)
+        updates = [p.grad for p in params]
+        last = len(self.transforms) - 1
+        if lazy:
+            while last >= 0 and self.transforms[last].passes_deferred(group):
+                last -= 1
+        for i, (key, t) in enumerate(zip(self.keys, self.transforms)):
+            if isinstance(updates, Deferred) and not t.passes_deferred(group):
+                updates = updates.materialize()
+            update = t.update_lazy if lazy and i == last else t.update
+            updates = update(updates, params, [s[key] for s in states], steps=steps, group=group)
+        if not lazy and isinstance(updates, Deferred):
+            updates = updates.materialize()
+        return params, updates
+
+
+    def _advance(self, group: dict[str, Any], states: list[dict[str, Any]]) -> list[int]:
+        """Add 1 to each `state["step"]` and return the new counts as ints.
+
+        Why: a foreach add over hundreds of 0-d counters costs as much as a foreach op over the
+        parameters themselves. So the counters are 0-d views into one 1-D float32 buffer per group (still
+        torch's per-parameter format in `state_dict`), advanced with one add and read with one sync.
+        The buffer is used only while every counter of this step is the very object it handed out (a
+        counter replaced by `load_state_dict` or by hand, or another set of parameters with gradients,
+        falls back to the per-counter add and then re-bases the counters onto a new buffer).
+        """
         counters = [s["step"] for s in states]
+        cached = self._counters.get(id(group))
+        if cached is not None and len(cached[0]) == len(counters) and all(a is b for a, b in zip(cached[0], counters)):
+            base = cached[1]
+            base.add_(1)
+            return [int(c) for c in base.tolist()]
         torch._foreach_add_(counters, 1)
         steps = step_counts(counters)
-        updates = [p.grad for p in params]
-        for key, t in zip(self.keys, self.transforms):
-            updates = t.update(updates, params, [s[key] for s in states], steps=steps, group=group)
-        return params, updates
+        if all(c.dim() == 0 and c.dtype == torch.float32 and c.device.type == "cpu" for c in counters):
+            base = torch.stack(counters)
+            views = list(base.unbind(0))
+            for s, v in zip(states, views):
+                s["step"] = v
+            self._counters[id(group)] = (views, base)
+        return steps
 
 
 class Chain(torch.optim.Optimizer):
@@ -288,8 +347,12 @@ class Chain(torch.optim.Optimizer):
             self._fast_step(self)
             return loss
         for group in self.param_groups:
-            params, updates = self._runner.run(group, self.state)
-            if params:
+            params, updates = self._runner.run(group, self.state, lazy=True)
+            if not params:
+                continue
+            if isinstance(updates, Deferred):
+                updates.apply_(params, group["lr"])  # one addcdiv_/addcmul_ instead of forming u first
+            else:
                 torch._foreach_add_(params, updates, alpha=-group["lr"])
         return loss
 

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from ..base import Transform, by_step, check_betas, check_range
+from ..deferred import Deferred
 from .moments import ScaleByAdam, eager, split_small, work_buffers
 
 
@@ -78,6 +79,9 @@ class ScaleByEXAdam(ScaleByAdam):
     name = "scale_by_exadam"
 
     def update(self, updates, params, states, *, steps, group):
+        return self.update_lazy(updates, params, states, steps=steps, group=group).materialize()
+
+    def update_lazy(self, updates, params, states, *, steps, group):
         b1, b2 = group["betas"]
         eps = group["eps"]
         m = [s["exp_avg"] for s in states]
@@ -85,7 +89,8 @@ class ScaleByEXAdam(ScaleByAdam):
         torch._foreach_lerp_(m, updates, 1 - b1)  # the official update, per tensor
         torch._foreach_mul_(v, b2)
         torch._foreach_addcmul_(v, updates, updates, value=1 - b2)
-        out: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
+        num: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
+        den: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
         for t, idx in by_step(steps).items():
             mi, vi, gi = [m[i] for i in idx], [v[i] for i in idx], [updates[i] for i in idx]
             bc1, bc2 = 1 - b1**t, 1 - b2**t
@@ -109,10 +114,9 @@ class ScaleByEXAdam(ScaleByAdam):
             # u = (m + g) d1 / bc1 / (sqrt(v d2 / bc2) + eps): the official m/bc1 d1 + g/bc1 d1, factored
             u = torch._foreach_add(mi, gi)
             torch._foreach_mul_(u, d1)
-            torch._foreach_div_(u, m2)
-            for i, ui in zip(idx, u):
-                out[i] = ui
-        return out
+            for i, ui, di in zip(idx, u, m2):
+                num[i], den[i] = ui, di
+        return Deferred("div", num, den, scratch="a")  # u = num / den (fresh buffers of this step)
 
 
 class ScaleByAdaBound(Transform):
@@ -160,6 +164,10 @@ class ScaleByAdaBound(Transform):
         return _zeros(params, "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def update(self, updates, params, states, *, steps, group):
+        out = self.update_lazy(updates, params, states, steps=steps, group=group)
+        return out.materialize() if isinstance(out, Deferred) else out
+
+    def update_lazy(self, updates, params, states, *, steps, group):
         b1, b2 = group["betas"]
         lr, base_lr = group["lr"], group["base_lr"]
         if lr == 0:
@@ -187,10 +195,9 @@ class ScaleByAdaBound(Transform):
             torch._foreach_mul_(denom, math.sqrt(1 - b2**t) / (1 - b1**t))  # step_size / lr
             torch._foreach_clamp_min_(denom, final_lr * (1 - 1 / (group["gamma"] * t + 1)) / lr)
             torch._foreach_clamp_max_(denom, final_lr * (1 + 1 / (group["gamma"] * t)) / lr)
-            torch._foreach_mul_(denom, [m[i] for i in idx])
             for i, d in zip(idx, denom):
                 out[i] = d
-        return out
+        return Deferred("mul", out, m, scratch="a")  # u = eta / lr * m, formed by the chain's addcmul_
 
 
 class ScaleByOptimisticAMSGrad(Transform):

@@ -41,6 +41,9 @@ class AddDecayedWeights(Transform):
     def check(self, group: dict[str, Any]) -> None:
         check_range("weight_decay", group["weight_decay"], 0.0, float("inf"))
 
+    def passes_deferred(self, group: dict[str, Any]) -> bool:
+        return self.shrink_params or group["weight_decay"] == 0
+
     def update(self, updates, params, states, *, steps, group):
         wd = group["weight_decay"]
         if wd == 0:

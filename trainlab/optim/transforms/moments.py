@@ -14,6 +14,7 @@ from torch import Tensor
 from torch.utils.weak import WeakIdKeyDictionary
 
 from ..base import Transform, by_step, check_betas, check_range
+from ..deferred import Deferred, split_small
 
 
 _WORK: "weakref.WeakKeyDictionary[Any, dict[str, WeakIdKeyDictionary]]" = weakref.WeakKeyDictionary()
@@ -41,20 +42,6 @@ def work_buffers(owner: Any, slot: str, params: Sequence[Tensor]) -> list[Tensor
             buf = cache[p] = torch.empty_like(p, memory_format=torch.preserve_format)
         out.append(buf)
     return out
-
-
-# Below this many elements a fresh temporary is cheap (no page faults worth avoiding), so foreach ops
-# that allocate replace per-tensor Python calls into work buffers or reused storage.
-SMALL_NUMEL = 1 << 16
-
-
-def split_small(tensors: Sequence[Tensor]) -> tuple[list[int], list[int]]:
-    """Indices of the tensors with at most SMALL_NUMEL elements, and of the others."""
-    small: list[int] = []
-    large: list[int] = []
-    for i, x in enumerate(tensors):
-        (small if x.numel() <= SMALL_NUMEL else large).append(i)
-    return small, large
 
 
 def eager() -> bool:
@@ -99,6 +86,12 @@ class ScaleByAdam(Transform):
         ]
 
     def update(self, updates, params, states, *, steps, group):
+        return self._deferred(updates, states, steps, group).materialize()
+
+    def update_lazy(self, updates, params, states, *, steps, group):
+        return self._deferred(updates, states, steps, group)
+
+    def _deferred(self, updates, states, steps, group) -> Deferred:
         beta1, beta2 = group["betas"]
         eps = group["eps"]
         m = [s["exp_avg"] for s in states]
@@ -110,22 +103,17 @@ class ScaleByAdam(Transform):
         torch._foreach_lerp_(m, updates, 1 - beta1)
         torch._foreach_mul_(v, beta2)
         torch._foreach_addcmul_(v, updates, updates, value=1 - beta2)
-        out: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
+        denom: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
         for t, idx in by_step(steps).items():
             bc1 = 1 - beta1**t
-            denom = torch._foreach_sqrt([v[i] for i in idx])
-            torch._foreach_mul_(denom, bc1 / math.sqrt(1 - beta2**t))
-            torch._foreach_add_(denom, eps * bc1)
-            # u = m / denom: for large tensors written into denom (one fresh buffer per tensor instead of two;
-            # on CPU a fresh large buffer costs more in page faults than the arithmetic); small ones in one
-            # foreach call (a fresh small buffer is cheap, a Python call per tensor is not). Same op, same bits.
-            small, large = split_small(denom)
-            if small:
-                for j, u in zip(small, torch._foreach_div([m[idx[j]] for j in small], [denom[j] for j in small])):
-                    out[idx[j]] = u
-            for j in large:
-                out[idx[j]] = torch.div(m[idx[j]], denom[j], out=denom[j])
-        return out
+            d = torch._foreach_sqrt([v[i] for i in idx])
+            torch._foreach_mul_(d, bc1 / math.sqrt(1 - beta2**t))
+            torch._foreach_add_(d, eps * bc1)
+            for i, di in zip(idx, d):
+                denom[i] = di
+        # u = m / denom, left to the chain (one addcdiv_) or formed by materialize() (into denom for large
+        # tensors, fresh buffers for small ones)
+        return Deferred("div", m, denom, scratch="b")
 
 
 def linear_warmup(step: int, end: float, start: float, warmup: int | None) -> float:
@@ -207,9 +195,13 @@ class ScaleByAdEMAMix(Transform):
         ]
 
     def update(self, updates, params, states, *, steps, group):
+        return self.update_lazy(updates, params, states, steps=steps, group=group).materialize()
+
+    def update_lazy(self, updates, params, states, *, steps, group):
         beta1, beta2, beta3_final = group["betas"]
         eps = group["eps"]
-        out: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
+        num: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
+        den: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
         for t, idx in by_step(steps).items():
             alpha = linear_warmup(t, group["alpha"], 0.0, group["alpha_warmup"])
             beta3 = half_life_warmup(t, beta3_final, beta1, group["beta3_warmup"])
@@ -239,7 +231,6 @@ class ScaleByAdEMAMix(Transform):
             torch._foreach_mul_(denom, bc1 / math.sqrt(1 - beta2**t))
             torch._foreach_add_(denom, eps * bc1)
             u = torch._foreach_add(fast, slow, alpha=alpha * bc1)
-            torch._foreach_div_(u, denom)
-            for i, ui in zip(idx, u):
-                out[i] = ui
-        return out
+            for i, ui, di in zip(idx, u, denom):
+                num[i], den[i] = ui, di
+        return Deferred("div", num, den, scratch="a")  # u = num / den, num is this step's fresh buffer
