@@ -110,3 +110,41 @@ def test_chain_applies_a_deferred_update_only_through_passing_transforms():
         ref.step()
     torch.testing.assert_close(results[0], w.detach(), rtol=0, atol=1e-12)
     torch.testing.assert_close(results[1], w.detach(), rtol=0, atol=1e-12)
+
+
+def test_step_counters_stay_per_parameter_with_missing_gradients_and_reloads():
+    import io
+
+    from trainlab.optim.base import Chain
+    from trainlab.optim.transforms import ScaleByAdam
+
+    a, b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))
+    opt = Chain([a, b], [ScaleByAdam()], lr=0.1)
+
+    def step(grad_a=True, grad_b=True):
+        a.grad = torch.ones(3) if grad_a else None
+        b.grad = torch.ones(2) if grad_b else None
+        opt.step()
+
+    def counts(o=None):
+        o = o or opt
+        return int(o.state[a]["step"]), int(o.state[b]["step"])
+
+    step(), step()
+    assert counts() == (2, 2)
+    step(grad_b=False)  # b has no gradient: its counter must not move although it shares a buffer
+    assert counts() == (3, 2)
+    step(), step(grad_a=False), step()
+    assert counts() == (5, 5)
+    buf = io.BytesIO()
+    torch.save(opt.state_dict(), buf)
+    buf.seek(0)
+    opt2 = Chain([a, b], [ScaleByAdam()], lr=0.1)
+    opt2.load_state_dict(torch.load(buf, weights_only=True))
+    assert counts(opt2) == (5, 5)
+    opt = opt2
+    step(), step(grad_a=False)
+    assert counts() == (6, 7)
+    opt.state[a]["step"] = torch.tensor(10.0)  # replaced by hand: honoured
+    step()
+    assert counts() == (11, 8)
