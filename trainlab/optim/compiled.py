@@ -317,8 +317,12 @@ class FlatStep:
                 t = int(b.steps[0])
                 g = b.flat_g if gi in ready else b.gather_grads()
                 before, t0 = self._counter["compiles"], time.perf_counter()
+                # the first step runs the same code uncompiled: transforms branch on t == 1 (Grokfast's EMA
+                # starts from the first gradient), which would cost a compile specialised to t = 1, and
+                # torch 2.13 fails a guard it creates itself on such a graph's per-step scalars (hoist.py)
+                fn = _flat_step if t == 1 else self.fn
                 with _ForeachAsTensorOps():
-                    self.fn(self.transforms, b.flat_p, g, b.states, t, hp)
+                    fn(self.transforms, b.flat_p, g, b.states, t, hp)
                 if self._counter["compiles"] != before:
                     seconds = time.perf_counter() - t0
                     self.stats["compiles"] += self._counter["compiles"] - before

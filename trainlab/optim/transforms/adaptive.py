@@ -14,6 +14,7 @@ from torch import Tensor
 
 from ..base import Transform, by_step, check_betas, check_range
 from ..deferred import Deferred
+from ..hoist import step_scalar
 from .moments import ScaleByAdam, eager, split_small, work_buffers
 
 
@@ -98,19 +99,19 @@ class ScaleByEXAdam(ScaleByAdam):
             d1 = torch._foreach_add(vi, eps)
             torch._foreach_div_(d1, vi)  # (v + eps) / v ...
             torch._foreach_reciprocal_(d1)  # ... inverted: v / (v + eps); v = 0 gives eps / 0 = inf -> 0, as it should
-            torch._foreach_mul_(d1, b2**t)
+            torch._foreach_mul_(d1, step_scalar(b2**t))
             torch._foreach_add_(d1, 1.0)
             # d2 = 1 + b1^t m^2 / (m^2 + eps)
             m2 = torch._foreach_mul(mi, mi)
             d2 = torch._foreach_add(m2, eps)
             torch._foreach_div_(m2, d2)
-            torch._foreach_mul_(m2, b1**t)
+            torch._foreach_mul_(m2, step_scalar(b1**t))
             torch._foreach_add_(m2, 1.0)
             # denominator times bc1: sqrt(v d2) (bc1 / sqrt(bc2)) + eps bc1, in the m^2 buffer
             torch._foreach_mul_(m2, vi)
             torch._foreach_sqrt_(m2)
-            torch._foreach_mul_(m2, bc1 / math.sqrt(bc2))
-            torch._foreach_add_(m2, eps * bc1)
+            torch._foreach_mul_(m2, step_scalar(bc1 / math.sqrt(bc2)))
+            torch._foreach_add_(m2, step_scalar(eps * bc1))
             # u = (m + g) d1 / bc1 / (sqrt(v d2 / bc2) + eps): the official m/bc1 d1 + g/bc1 d1, factored
             u = torch._foreach_add(mi, gi)
             torch._foreach_mul_(u, d1)
@@ -343,6 +344,6 @@ class ScaleByAdaMomentum(ScaleByAdam):
             m, v = s["exp_avg"], s["exp_avg_sq"]
             m.mul_(b1).add_(g, alpha=1 - b1)
             v.mul_(b2).addcmul_(m, m, value=1 - b2).add_(group["eps"])
-            denom = v.sqrt().div_(math.sqrt(1 - b2**t))
-            out.append(m.div(denom).div_(1 - b1**t))
+            denom = v.sqrt().div_(step_scalar(math.sqrt(1 - b2**t)))
+            out.append(m.div(denom).div_(step_scalar(1 - b1**t)))
         return out

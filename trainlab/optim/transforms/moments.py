@@ -15,6 +15,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from ..base import Transform, by_step, check_betas, check_range
 from ..deferred import Deferred, split_small
+from ..hoist import step_scalar
 
 
 _WORK: "weakref.WeakKeyDictionary[Any, dict[str, WeakIdKeyDictionary]]" = weakref.WeakKeyDictionary()
@@ -107,8 +108,8 @@ class ScaleByAdam(Transform):
         for t, idx in by_step(steps).items():
             bc1 = 1 - beta1**t
             d = torch._foreach_sqrt([v[i] for i in idx])
-            torch._foreach_mul_(d, bc1 / math.sqrt(1 - beta2**t))
-            torch._foreach_add_(d, eps * bc1)
+            torch._foreach_mul_(d, step_scalar(bc1 / math.sqrt(1 - beta2**t)))
+            torch._foreach_add_(d, step_scalar(eps * bc1))
             for i, di in zip(idx, d):
                 denom[i] = di
         # u = m / denom, left to the chain (one addcdiv_) or formed by materialize() (into denom for large
@@ -204,7 +205,7 @@ class ScaleByAdEMAMix(Transform):
         den: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
         for t, idx in by_step(steps).items():
             alpha = linear_warmup(t, group["alpha"], 0.0, group["alpha_warmup"])
-            beta3 = half_life_warmup(t, beta3_final, beta1, group["beta3_warmup"])
+            beta3 = step_scalar(half_life_warmup(t, beta3_final, beta1, group["beta3_warmup"]))
             g = [updates[i] for i in idx]
             fast = [states[i]["exp_avg_fast"] for i in idx]
             slow = [states[i]["exp_avg_slow"] for i in idx]
@@ -228,9 +229,9 @@ class ScaleByAdEMAMix(Transform):
                     denom[j] = torch.sqrt(sq[j], out=d)
             else:  # all small (or compiling): one foreach call, fresh small buffers are cheap
                 denom = torch._foreach_sqrt(sq)
-            torch._foreach_mul_(denom, bc1 / math.sqrt(1 - beta2**t))
-            torch._foreach_add_(denom, eps * bc1)
-            u = torch._foreach_add(fast, slow, alpha=alpha * bc1)
+            torch._foreach_mul_(denom, step_scalar(bc1 / math.sqrt(1 - beta2**t)))
+            torch._foreach_add_(denom, step_scalar(eps * bc1))
+            u = torch._foreach_add(fast, slow, alpha=step_scalar(alpha * bc1))
             for i, ui, di in zip(idx, u, denom):
                 num[i], den[i] = ui, di
         return Deferred("div", num, den, scratch="a")  # u = num / den, num is this step's fresh buffer
