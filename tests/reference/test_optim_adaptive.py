@@ -150,6 +150,34 @@ def test_adabound_matches_official_update(amsbound, wd):
     assert compare(make, body, steps=200) < TOL
 
 
+def test_adabound_warmup_from_zero_lr_matches_official_update():
+    # a linear warm-up starting at lr = 0: the official code still advances the moments at lr = 0 (its bounds
+    # f = final_lr * lr / lr0 are 0 there, so the step is 0), and later steps see those moments
+    lr0, b1, b2, final_lr, gamma, eps, warm = 1e-2, 0.9, 0.999, 0.05, 0.01, 1e-8, 4
+
+    def lr_at(t):  # LambdaLR(lambda k: min(1, k / warm)) before step t = k + 1
+        return lr0 * min(1.0, (t - 1) / warm)
+
+    def body(p, g, s, t):
+        m, v = z(s, "m", p), z(s, "v", p)
+        m.copy_(b1 * m + (1 - b1) * g)
+        v.copy_(b2 * v + (1 - b2) * g * g)
+        lr = lr_at(t)
+        f = final_lr * lr / lr0
+        lo, hi = f * (1 - 1 / (gamma * t + 1)), f * (1 + 1 / (gamma * t))
+        p -= (lr * math.sqrt(1 - b2**t) / (1 - b1**t) / (v.sqrt() + eps)).clamp(lo, hi) * m
+
+    m1, m2 = mlp(), mlp()
+    opt = adabound(m1.parameters(), lr=lr0, final_lr=final_lr, gamma=gamma)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, k / warm))
+
+    def step1():
+        opt.step()
+        sched.step()
+
+    assert max_diff(run(m1, step1, 40), run(m2, oracle(list(m2.parameters()), body), 40)) < TOL
+
+
 def test_adabound_effective_step_stays_in_bounds_and_follows_lr_schedule():
     w = torch.nn.Parameter(torch.zeros(4))
     opt = trainlab.create("amsbound", [w], lr=1e-2, final_lr=0.1, gamma=0.1)

@@ -130,7 +130,8 @@ class ScaleByAdaBound(Transform):
     `amsbound=True` uses the running maximum of v (AMSBound). As in the official code the bounds
     follow lr schedules through f, and there is no 1/sqrt(t) factor (the paper's Algorithm has one).
     lr0 is recorded in each param group as `base_lr` when the group is added; it is saved in
-    `state_dict`. With lr == 0 the update is 0; with lr0 == 0 < lr, f = final_lr.
+    `state_dict`. With lr == 0 the update is 0 and the moments still advance (as in the official code, where
+    the bounds scale with lr); with lr0 == 0 < lr, f = final_lr.
 
     Args:
         final_lr: the SGD learning rate the bounds converge to (>= 0).
@@ -171,8 +172,6 @@ class ScaleByAdaBound(Transform):
     def update_lazy(self, updates, params, states, *, steps, group):
         b1, b2 = group["betas"]
         lr, base_lr = group["lr"], group["base_lr"]
-        if lr == 0:
-            return [torch.zeros_like(g) for g in updates]
         final_lr = group["final_lr"] * lr / base_lr if base_lr > 0 else group["final_lr"]
         m = [s["exp_avg"] for s in states]
         v = [s["exp_avg_sq"] for s in states]
@@ -185,6 +184,8 @@ class ScaleByAdaBound(Transform):
             vmax = [s["max_exp_avg_sq"] for s in states]
             torch._foreach_maximum_(vmax, v)
             v = vmax
+        if lr == 0:  # the official step is 0 (its bounds scale with lr); the moments above still move, as there
+            return [torch.zeros_like(g) for g in updates]
         out: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
         for t, idx in by_step(steps).items():
             # u = eta / lr * m with eta = clip(step_size / (sqrt(v) + eps), lower, upper); the division by lr is
