@@ -146,6 +146,7 @@ class ScaleByAdaBound(Transform):
     """
 
     name = "scale_by_adabound"
+    elementwise = True  # per-element math with per-step scalar bounds: trainlab.optim.compiled may run it
 
     def __init__(self, betas=(0.9, 0.999), final_lr: float = 0.1, gamma: float = 1e-3, eps: float = 1e-8,
                  amsbound: bool = False) -> None:
@@ -172,7 +173,6 @@ class ScaleByAdaBound(Transform):
     def update_lazy(self, updates, params, states, *, steps, group):
         b1, b2 = group["betas"]
         lr, base_lr = group["lr"], group["base_lr"]
-        final_lr = group["final_lr"] * lr / base_lr if base_lr > 0 else group["final_lr"]
         m = [s["exp_avg"] for s in states]
         v = [s["exp_avg_sq"] for s in states]
         # foreach over the list; per tensor the official order (lerp_ for its mul_/add_, within an ulp):
@@ -184,19 +184,25 @@ class ScaleByAdaBound(Transform):
             vmax = [s["max_exp_avg_sq"] for s in states]
             torch._foreach_maximum_(vmax, v)
             v = vmax
-        if lr == 0:  # the official step is 0 (its bounds scale with lr); the moments above still move, as there
+        # u = eta / lr * m with eta = clip(step_size / (sqrt(v) + eps), lower, upper): lr is divided out of
+        # step_size and the bounds (clip(x, lo, hi) / lr = clip(x / lr, lo / lr, hi / lr)), and f / lr =
+        # final_lr / lr0 when lr0 > 0, so u does not depend on lr at all: lr == 0 gives a zero step while the
+        # moments above still move, as in the official code, and a compiled step does not specialise on lr
+        if base_lr > 0:
+            f_over_lr = group["final_lr"] / base_lr
+        elif lr == 0:  # lr0 == 0 == lr: f = final_lr, a zero step
             return [torch.zeros_like(g) for g in updates]
+        else:  # lr0 == 0 < lr: f = final_lr
+            f_over_lr = group["final_lr"] / lr
         out: list[Tensor] = [None] * len(updates)  # type: ignore[list-item]
         for t, idx in by_step(steps).items():
-            # u = eta / lr * m with eta = clip(step_size / (sqrt(v) + eps), lower, upper); the division by lr is
-            # folded into step_size and the bounds (clip(x, lo, hi) / lr = clip(x / lr, lo / lr, hi / lr)), and
             # everything is written into the one fresh buffer per tensor, sqrt(v)
             denom = torch._foreach_sqrt([v[i] for i in idx])
             torch._foreach_add_(denom, group["eps"])
             torch._foreach_reciprocal_(denom)
-            torch._foreach_mul_(denom, math.sqrt(1 - b2**t) / (1 - b1**t))  # step_size / lr
-            torch._foreach_clamp_min_(denom, final_lr * (1 - 1 / (group["gamma"] * t + 1)) / lr)
-            torch._foreach_clamp_max_(denom, final_lr * (1 + 1 / (group["gamma"] * t)) / lr)
+            torch._foreach_mul_(denom, step_scalar(math.sqrt(1 - b2**t) / (1 - b1**t)))  # step_size / lr
+            torch._foreach_clamp_min_(denom, step_scalar(f_over_lr * (1 - 1 / (group["gamma"] * t + 1))))
+            torch._foreach_clamp_max_(denom, step_scalar(f_over_lr * (1 + 1 / (group["gamma"] * t))))
             for i, d in zip(idx, denom):
                 out[i] = d
         return Deferred("mul", out, m, scratch="a")  # u = eta / lr * m, formed by the chain's addcmul_
