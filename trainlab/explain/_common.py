@@ -7,7 +7,7 @@ take per-row gradients of the selected output over chunks of at most `internal_b
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -71,3 +71,24 @@ def expand_rows(value: Any, inputs: torch.Tensor, rows: torch.Tensor) -> Any:
     ):
         return value[rows.to(value.device)]
     return value
+
+
+def noisy_attribution(
+    model: nn.Module, noisy: torch.Tensor, inputs: torch.Tensor, rows: torch.Tensor, index: torch.Tensor | None,
+    attribution: Callable[..., torch.Tensor] | None, options: dict[str, Any],
+) -> torch.Tensor:
+    """Attribution of `noisy` (M, ...), noisy copies of the examples `rows` (M,) of `inputs` (N, ...).
+
+    With `attribution` None it is the input gradient of the target logit; otherwise the base attribution,
+    called with each example's target and per-example options picked for its rows. Raises ValueError when
+    the base attribution returns another shape.
+    """
+    rows_target = None if index is None else index[rows]
+    if attribution is None:
+        attr = output_and_grad(model, noisy, rows_target)[1]
+    else:
+        kwargs = {k: expand_rows(v, inputs, rows) for k, v in options.items()}
+        attr = attribution(model, noisy, target=rows_target, **kwargs).detach()
+    if attr.shape != noisy.shape:
+        raise ValueError(f"attribution returned shape {tuple(attr.shape)} for inputs of shape {tuple(noisy.shape)}")
+    return attr

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from trainlab.explain._checks import check_int
-from trainlab.explain._common import expand_rows, output_and_grad, prepare, row_chunks
+from trainlab.explain._common import noisy_attribution, output_and_grad, prepare, row_chunks
 from trainlab.registry import register
 
 __all__ = ["input_gradient", "smoothgrad", "smoothgrad_sq", "vargrad"]
@@ -63,14 +63,7 @@ def _noise_tunnel(
         else:
             eps = torch.randn(shape, generator=generator, dtype=inputs.dtype, device=generator.device).to(inputs.device)
         noisy = inputs[i] + sigma[i].view(view) * eps  # (M, ...)
-        rows_target = None if index is None else index[i]
-        if attribution is None:
-            attr = output_and_grad(model, noisy, rows_target)[1]
-        else:
-            kwargs = {k: expand_rows(v, inputs, i) for k, v in options.items()}
-            attr = attribution(model, noisy, target=rows_target, **kwargs).detach()
-        if attr.shape != noisy.shape:
-            raise ValueError(f"attribution returned shape {tuple(attr.shape)} for inputs of shape {tuple(noisy.shape)}")
+        attr = noisy_attribution(model, noisy, inputs, i, index, attribution, options)
         if statistic == "square":
             attr = attr * attr
         _accumulate(mean, m2, i, attr, rows % n_samples)

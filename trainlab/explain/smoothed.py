@@ -11,7 +11,7 @@ from scipy import special
 from torch import nn
 
 from trainlab.explain._checks import check_int
-from trainlab.explain._common import expand_rows, output_and_grad, prepare, row_chunks
+from trainlab.explain._common import noisy_attribution, prepare, row_chunks
 from trainlab.registry import register
 
 __all__ = ["uniform_ball_noise", "uniform_smoothed_attribution", "certify_attribution"]
@@ -95,14 +95,7 @@ def uniform_smoothed_attribution(
         i = rows // n
         eta = uniform_ball_noise(len(rows), d, radius, generator, inputs.dtype, inputs.device)
         noisy = inputs[i] + eta.view((len(rows),) + tuple(inputs.shape[1:]))  # (M, ...)
-        rows_target = None if index is None else index[i]
-        if attribution is None:
-            attr = output_and_grad(model, noisy, rows_target)[1]
-        else:
-            kwargs = {k: expand_rows(v, inputs, i) for k, v in options.items()}
-            attr = attribution(model, noisy, target=rows_target, **kwargs).detach()
-        if attr.shape != noisy.shape:
-            raise ValueError(f"attribution returned shape {tuple(attr.shape)} for inputs of shape {tuple(noisy.shape)}")
+        attr = noisy_attribution(model, noisy, inputs, i, index, attribution, options)
         total.index_add_(0, i, attr)
     return total / n
 
