@@ -3,7 +3,7 @@
 Set-up fixed before any run (catalog hint for arXiv:2303.00340, row 288; where the hint is silent the
 model of `explain_robustness.smoothed_attribution_robustness_digits` is reused unchanged): a softplus
 MLP (2 x 128, beta = 10) trained on digits (pixels in [0, 1]; Adam lr 1e-3, 30 epochs, batch 64) by
-`explain_robustness._train_digits`; the first 200 test images; attribution g(x) = input gradient of the
+`explain_robustness._smooth_model_images`: the first 200 test images; attribution g(x) = input gradient of the
 predicted class's logit. Bound: `attribution_deviation_bound(model, x, target=pred, eps=0.05, norm="l2",
 metric="l2")` (100 power iterations, seeded start). Attack: l2 PGD with eps = 0.05, random start inside
 the ball, 20 normalised-gradient ascent steps of size eps / 4 on ||g(x + delta) - g(x)||_2, projection on
@@ -24,12 +24,11 @@ from typing import Any, Mapping
 
 import torch
 from scipy import stats
-from torch import nn
 
 from ..explain.deviation_bound import attribution_deviation_bound
 from ._train import shared_per_config
 from .base import claim
-from .explain_robustness import _attr, _train_digits
+from .explain_robustness import _attr, _smooth_model_images
 
 PAPER = "A Practical Upper Bound for the Worst-Case Attribution Deviations"
 CONFIG = {"hidden": 128, "lr": 1e-3, "epochs": 30, "beta": 10.0, "images": 200, "eps": 0.05,
@@ -40,13 +39,8 @@ QUICK = {"epochs": 15, "images": 100}
 @shared_per_config
 def bound_and_attack(seed: int, config: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(bound per image, PGD worst observed ||g(x + delta) - g(x)||_2 per image) for one seed."""
-    model, x_te, _ = _train_digits(seed, config, nn.Softplus(beta=config["beta"]))
-    for p in model.parameters():
-        p.requires_grad_(False)
-    x = x_te[: config["images"]]
+    model, x, t = _smooth_model_images(seed, config)  # t (N,): predicted labels, kept fixed by the attack
     n, d, eps = x.shape[0], x.shape[1], config["eps"]
-    with torch.no_grad():
-        t = model(x).argmax(1)  # (N,) predicted labels: the attributed class, kept fixed by the attack
     bound = attribution_deviation_bound(model, x, target=t, eps=eps, norm="l2", metric="l2",
                                         iters=config["power_iters"],
                                         generator=torch.Generator().manual_seed(2000 + seed))

@@ -47,6 +47,18 @@ def _train_digits(seed: int, config: Mapping[str, Any], act: nn.Module | None) -
     return model.eval(), x_te, y_te
 
 
+def _smooth_model_images(seed: int, config: Mapping[str, Any]) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """The Softplus(beta) digits MLP with frozen weights, its first `images` test images x (N, D) and
+    its predicted labels t (N,) on them (the attributed class, which the attacks keep fixed)."""
+    model, x_te, _ = _train_digits(seed, config, nn.Softplus(beta=config["beta"]))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x = x_te[: config["images"]]
+    with torch.no_grad():
+        t = model(x).argmax(1)
+    return model, x, t
+
+
 def _attr(model: nn.Module, x: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None,
           graph: bool) -> torch.Tensor:
     """Input gradient of logit t at x (N, D), or its mean over x + noise[s] for noise (S, N, D)."""
@@ -75,13 +87,8 @@ def _attr(model: nn.Module, x: torch.Tensor, t: torch.Tensor, noise: torch.Tenso
     components=("uniform_smoothed",),
 )
 def smoothed_attribution_robustness_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
-    model, x_te, _ = _train_digits(seed, config, nn.Softplus(beta=config["beta"]))
-    for p in model.parameters():
-        p.requires_grad_(False)
-    x = x_te[: config["images"]]
+    model, x, t = _smooth_model_images(seed, config)
     n, d, eps = x.shape[0], x.shape[1], config["eps"]
-    with torch.no_grad():
-        t = model(x).argmax(1)
     gen = torch.Generator().manual_seed(1000 + seed)
     smooth = arm == "treatment"
 
