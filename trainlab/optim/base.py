@@ -69,15 +69,29 @@ class Transform:
         return False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        # a subclass that redefines `update` but not `update_lazy` must not inherit a parent's
-        # `update_lazy`, which would skip the subclass's own `update`
+        # A subclass that defines only `update_lazy` gets the `update` that materializes it (bound to its
+        # own `update_lazy`, so a further subclass overriding `update` and calling super().update is
+        # served by this one). A subclass that redefines `update` but not `update_lazy` must not inherit
+        # a parent's `update_lazy`, which would skip the subclass's own `update`.
         super().__init_subclass__(**kwargs)
-        if "update" in cls.__dict__ and "update_lazy" not in cls.__dict__:
+        if "update_lazy" in cls.__dict__ and "update" not in cls.__dict__:
+            cls.update = _materializing(cls.__dict__["update_lazy"])  # type: ignore[method-assign]
+        elif "update" in cls.__dict__ and "update_lazy" not in cls.__dict__:
             cls.update_lazy = Transform.update_lazy  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams.items())
         return f"{type(self).__name__}({args})"
+
+
+def _materializing(update_lazy: Callable[..., Any]) -> Callable[..., list[Tensor]]:
+    """`update` for a transform that defines `update_lazy`: its result as a list of tensors."""
+    def update(self, updates, params, states, *, steps, group):
+        out = update_lazy(self, updates, params, states, steps=steps, group=group)
+        return out.materialize() if isinstance(out, Deferred) else out
+
+    update.__doc__ = "As `update_lazy`, with a `Deferred` result formed into a list of tensors."
+    return update
 
 
 def check_range(name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = True) -> None:
@@ -248,15 +262,11 @@ class TransformRunner:
         if lazy:
             while last >= 0 and self.transforms[last].passes_deferred(group):
                 last -= 1
+        # only transform `last` may return a Deferred; every transform after it passes it through
         for i, (key, t) in enumerate(zip(self.keys, self.transforms)):
-            if isinstance(updates, Deferred) and not t.passes_deferred(group):
-                updates = updates.materialize()
             update = t.update_lazy if lazy and i == last else t.update
             updates = update(updates, params, [s[key] for s in states], steps=steps, group=group)
-        if not lazy and isinstance(updates, Deferred):
-            updates = updates.materialize()
         return params, updates
-
 
     def _advance(self, group: dict[str, Any], states: list[dict[str, Any]]) -> list[int]:
         """Add 1 to each `state["step"]` and return the new counts as ints.

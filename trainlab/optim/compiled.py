@@ -31,7 +31,8 @@ Deviation from the eager loop: inductor fuses and may reorder float ops, so traj
 the eager `Chain` to float rounding, not bit for bit (tested for every registered elementwise chain
 over 25 steps: within 1e-6, or 3e-6 for EXAdam and 6e-6 for Optimistic AMSGrad, whose ratios with small
 denominators amplify rounding). Parameters are re-pointed into contiguous flat storage (`p.data` is
-replaced; a channels_last parameter becomes contiguous). Checkpoints reloaded into a compiled optimizer continue bit-identically.
+replaced; a channels_last parameter becomes contiguous). Checkpoints reloaded into a compiled optimizer
+continue bit-identically.
 """
 
 from __future__ import annotations

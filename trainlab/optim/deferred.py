@@ -51,9 +51,6 @@ class Deferred:
             raise ValueError(f"op must be 'div' or 'mul' and scratch 'a' or 'b', got {op!r}, {scratch!r}")
         self.op, self.a, self.b, self.scratch = op, a, b, scratch
 
-    def __len__(self) -> int:
-        return len(self.a)
-
     def materialize(self) -> list[Tensor]:
         """The update as a list of tensors (written into the scratch operand where that is possible)."""
         a, b = self.a, self.b

@@ -79,9 +79,6 @@ class ScaleByEXAdam(ScaleByAdam):
     # hyperparameters (betas, eps), their checks and the (exp_avg, exp_avg_sq) state are ScaleByAdam's
     name = "scale_by_exadam"
 
-    def update(self, updates, params, states, *, steps, group):
-        return self.update_lazy(updates, params, states, steps=steps, group=group).materialize()
-
     def update_lazy(self, updates, params, states, *, steps, group):
         b1, b2 = group["betas"]
         eps = group["eps"]
@@ -165,10 +162,6 @@ class ScaleByAdaBound(Transform):
 
     def init(self, params):
         return _zeros(params, "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-
-    def update(self, updates, params, states, *, steps, group):
-        out = self.update_lazy(updates, params, states, steps=steps, group=group)
-        return out.materialize() if isinstance(out, Deferred) else out
 
     def update_lazy(self, updates, params, states, *, steps, group):
         b1, b2 = group["betas"]

@@ -86,13 +86,7 @@ class ScaleByAdam(Transform):
             for p in params
         ]
 
-    def update(self, updates, params, states, *, steps, group):
-        return self._deferred(updates, states, steps, group).materialize()
-
-    def update_lazy(self, updates, params, states, *, steps, group):
-        return self._deferred(updates, states, steps, group)
-
-    def _deferred(self, updates, states, steps, group) -> Deferred:
+    def update_lazy(self, updates, params, states, *, steps, group) -> Deferred:
         beta1, beta2 = group["betas"]
         eps = group["eps"]
         m = [s["exp_avg"] for s in states]
@@ -194,9 +188,6 @@ class ScaleByAdEMAMix(Transform):
              for name in ("exp_avg_fast", "exp_avg_slow", "exp_avg_sq")}
             for p in params
         ]
-
-    def update(self, updates, params, states, *, steps, group):
-        return self.update_lazy(updates, params, states, steps=steps, group=group).materialize()
 
     def update_lazy(self, updates, params, states, *, steps, group):
         beta1, beta2, beta3_final = group["betas"]
