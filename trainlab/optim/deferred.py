@@ -20,6 +20,11 @@ from torch import Tensor
 SMALL_NUMEL = 1 << 16
 
 
+def eager() -> bool:
+    """False while torch.compile traces (work buffers and data-dependent shortcuts are eager-only)."""
+    return not torch.compiler.is_compiling()
+
+
 def split_small(tensors: Sequence[Tensor]) -> tuple[list[int], list[int]]:
     """Indices of the tensors with at most SMALL_NUMEL elements, and of the others."""
     small: list[int] = []
@@ -64,7 +69,7 @@ class Deferred:
         # u = a / b into b: no in-place foreach op divides the other way round, so small tensors get one
         # fresh-buffer foreach call (cheap) and large ones a per-tensor division into b (no fresh buffer)
         out: list[Tensor] = list(b)
-        small, large = split_small(b) if not torch.compiler.is_compiling() else (list(range(len(b))), [])
+        small, large = split_small(b) if eager() else (list(range(len(b))), [])
         if small:
             for j, u in zip(small, torch._foreach_div([a[j] for j in small], [b[j] for j in small])):
                 out[j] = u

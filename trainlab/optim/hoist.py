@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .deferred import eager
+
 
 @torch.library.custom_op("trainlab::step_scalar", mutates_args=())
 def _realize(x: Tensor) -> Tensor:
@@ -28,6 +30,6 @@ def _(x: Tensor) -> Tensor:
 
 def step_scalar(x: Any) -> Any:
     """`x` itself in eager mode; under torch.compile a 0-d float64 tensor computed once per step."""
-    if not torch.compiler.is_compiling():
+    if eager():
         return x
     return _realize(torch.scalar_tensor(x, dtype=torch.float64))

@@ -13,9 +13,9 @@ import torch
 from torch import Tensor
 
 from ..base import Transform, by_step, check_betas, check_range
-from ..deferred import Deferred
+from ..deferred import Deferred, eager, split_small
 from ..hoist import step_scalar
-from .moments import ScaleByAdam, eager, split_small, work_buffers
+from .moments import ScaleByAdam, work_buffers
 
 
 def _zeros(params: Sequence[Tensor], *names: str) -> list[dict[str, Tensor]]:

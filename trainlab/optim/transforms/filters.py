@@ -9,7 +9,8 @@ from torch import Tensor
 
 from ...registry import register
 from ..base import Transform, check_range
-from .moments import eager, split_small, work_buffers
+from ..deferred import eager, split_small
+from .moments import work_buffers
 
 GROKFAST = "Grokfast: Accelerated Grokking by Amplifying Slow Gradients"
 

@@ -14,7 +14,7 @@ from torch import Tensor
 from torch.utils.weak import WeakIdKeyDictionary
 
 from ..base import Transform, by_step, check_betas, check_range
-from ..deferred import Deferred, split_small
+from ..deferred import Deferred, eager, split_small
 from ..hoist import step_scalar
 
 
@@ -43,11 +43,6 @@ def work_buffers(owner: Any, slot: str, params: Sequence[Tensor]) -> list[Tensor
             buf = cache[p] = torch.empty_like(p, memory_format=torch.preserve_format)
         out.append(buf)
     return out
-
-
-def eager() -> bool:
-    """False while torch.compile traces (work buffers and data-dependent shortcuts are eager-only)."""
-    return not torch.compiler.is_compiling()
 
 
 class ScaleByAdam(Transform):
