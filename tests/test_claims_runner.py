@@ -1,108 +1,188 @@
-"""The claims runner: fixed verdict rule, pairing, resumability, atomic JSON, determinism."""
+"""The claims runner: pairing, gates, looks, quick smoke mode, resumability, records, report."""
 
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 
-from trainlab.claims import all_claims, run_claims, verdict
-from trainlab.claims.base import Claim, paired_ci
+from trainlab.claims import all_claims, run_claims
+from trainlab.claims.base import Claim, Gate, _CLAIMS
+from trainlab.claims.gates import above_chance, censoring, premise
+from trainlab.claims.report import classify, render_report
 
 CALLS: list[tuple[str, int]] = []
 
 
 def toy_run(arm, seed, config):
     CALLS.append((arm, seed))
-    return config["base"] + seed + (config["effect"] if arm == "treatment" else 0.0) + 0.01 * (seed % 2)
+    wobble = config["noise"] * ((seed * 7919) % 13 - 6) / 6  # a fixed, seed-dependent wobble of the treatment
+    value = config["base"] + seed + (config["effect"] + wobble if arm == "treatment" else 0.0)
+    return {"value": value, "censored": config.get("censored", False), "gap": config.get("gap", 10.0)}
 
 
-def toy(effect=1.0, direction="higher", min_effect=0.5, name="toy"):
+def toy(effect=1.0, direction="higher", min_effect=0.5, name="toy", noise=0.1, **kw):
+    extra = {k: kw.pop(k) for k in ("censored", "gap") if k in kw}
     return Claim(name=name, paper="p", statement="s", task="t", baseline="b", treatment="tr", metric="m",
                  direction=direction, min_effect=min_effect, run=toy_run,
-                 config={"base": 1.0, "effect": effect}, quick={}, seeds=4, quick_seeds=2)
+                 config={"base": 1.0, "effect": effect, "noise": noise, **extra}, quick={}, quick_seeds=2, **kw)
 
 
-def test_verdict_rule():
-    assert verdict([1.0, 1.2, 0.9], "higher", 0.5)[0] == "reproduced"
-    assert verdict([0.1, 0.2, 0.15], "higher", 0.5)[0] == "not reproduced"
-    assert verdict([-1.0, 1.0, 0.2], "higher", 0.5)[0] == "inconclusive"
-    assert verdict([-1.0, -1.2, -0.9], "lower", 0.5)[0] == "reproduced"
-    assert verdict([1.0, 1.2, 0.9], "lower", 0.5)[0] == "not reproduced"
-    assert verdict([1.0], "higher", 0.5)[0] == "inconclusive"  # one seed cannot give a CI
-    with pytest.raises(ValueError, match="non-finite"):
-        verdict([1.0, math.nan], "higher", 0.0)
+@pytest.fixture
+def registered(monkeypatch):
+    def add(c):
+        monkeypatch.setitem(_CLAIMS, c.name, c)
+        return c
 
-
-def test_paired_ci_brackets_the_mean_and_is_deterministic():
-    d = [0.3, 0.5, 0.1, 0.9, 0.4]
-    lo, hi = paired_ci(d)
-    assert lo < sum(d) / len(d) < hi and (lo, hi) == paired_ci(d)
-    assert paired_ci([0.2, 0.2]) == (0.2, 0.2)
-
-
-def test_run_writes_results_with_the_documented_keys(tmp_path, monkeypatch):
-    import trainlab.claims.base as base
-
-    c = toy()
-    monkeypatch.setitem(base._CLAIMS, c.name, c)
     CALLS.clear()
+    return add
+
+
+def test_full_run_writes_a_result_with_provenance(tmp_path, registered):
+    c = registered(toy())
     (res,) = run_claims([c], out=tmp_path)
     stored = json.loads((tmp_path / "toy.json").read_text())
-    for key in ("claim", "paper", "verdict", "metric", "baseline", "treatment", "diff_mean", "ci_low", "ci_high",
-                "config", "versions", "seconds"):
-        assert key in stored
     assert stored == json.loads(json.dumps(res))
-    assert stored["baseline"] == [1.0, 2.01, 3.0, 4.01] and stored["treatment"] == [2.0, 3.01, 4.0, 5.01]
-    assert stored["verdict"] == "reproduced" and stored["diff_mean"] == pytest.approx(1.0)
+    for key in ("claim", "paper", "verdict", "metric", "baseline", "treatment", "diff_mean", "ci_low", "ci_high",
+                "config", "config_hash", "protocol_hash", "versions", "machine", "commit", "date", "seconds",
+                "gates", "decision", "rule"):
+        assert key in stored, key
+    assert len(stored["baseline"]) == 10 and stored["verdict"] == "reproduced"
+    assert stored["diff_mean"] == pytest.approx(1.0, abs=0.1) and stored["protocol"] == "declared"
+    assert stored["extras"]["baseline"][0] == {"censored": False, "gap": 10.0}
     assert (tmp_path / "toy.png").stat().st_size > 0
-    assert not list(tmp_path.glob("**/*.tmp"))
-    assert len(CALLS) == 8
+    assert not list(tmp_path.glob("**/*.tmp*"))
+    assert len(CALLS) == 20
 
 
-def test_rerun_skips_finished_runs_and_resumes_after_a_kill(tmp_path, monkeypatch):
-    import trainlab.claims.base as base
+def test_a_failed_gate_means_not_testable_here(tmp_path, registered):
+    c = registered(toy(name="capped", censored=True, gates=(censoring(),)))
+    (res,) = run_claims([c], out=tmp_path)
+    assert res["verdict"] == "not testable here" and res["failed_gates"] == ["censoring: censored"]
+    # the premise gate reads the baseline arm alone: a check that looks at the treatment is given none
+    seen = []
+    spy = Gate("premise: spy", "premise", "d", lambda recs: (seen.append(sorted(recs)) or True, ""))
+    c = registered(toy(name="spy", gap=2.0, gates=(spy, premise("gap", ">=", 5.0, "gap is large"))))
+    (res,) = run_claims([c], out=tmp_path)
+    assert seen == [["baseline"]]
+    assert res["verdict"] == "not testable here" and res["failed_gates"] == ["premise: gap >= 5"]
 
-    c = toy()
-    monkeypatch.setitem(base._CLAIMS, c.name, c)
+
+def test_health_gate_and_non_finite_metric(tmp_path, registered):
+    c = registered(toy(name="chance", gates=(above_chance(chance=50.0, margin=5.0),)))
+    assert run_claims([c], out=tmp_path)[0]["verdict"] == "not testable here"
+
+    def nan_run(arm, seed, config):
+        return float("nan") if arm == "treatment" and seed == 3 else float(seed)
+
+    c = registered(Claim(name="nan", paper="p", statement="s", task="t", baseline="b", treatment="tr", metric="m",
+                         direction="higher", min_effect=1.0, run=nan_run))
+    res = run_claims([c], out=tmp_path)[0]
+    assert res["verdict"] == "not testable here" and res["failed_gates"] == ["health: finite metric"]
+
+
+def test_second_look_runs_only_when_the_first_is_inconclusive(tmp_path, registered):
+    clear = registered(toy(name="clear", second_look=20))
+    assert len(run_claims([clear], out=tmp_path)[0]["baseline"]) == 10
+    # an effect near the minimum with noise: inconclusive at 10 seeds, so 10 more are run
+    vague = registered(toy(name="vague", effect=0.5, noise=3.0, second_look=20))
+    res = run_claims([vague], out=tmp_path)[0]
+    assert len(res["baseline"]) == 20 and res["look"] == 2 and res["decision"]["alpha"] == 0.015
+
+
+def test_quick_mode_is_a_smoke_test_without_verdicts(tmp_path, registered):
+    c = registered(toy())
+    quick = run_claims([c], out=tmp_path, quick=True)[0]
+    assert quick["status"] == "ran" and "verdict" not in quick and len(quick["baseline"]) == 2
+    assert (tmp_path / "quick" / "toy.json").exists() and not (tmp_path / "toy.json").exists()
+    CALLS.clear()
+    run_claims([c], out=tmp_path)  # the same config in full mode shares no record with quick mode
+    assert len(CALLS) == 20
+    dirs = sorted(p.name for p in (tmp_path / "runs" / "toy").iterdir())
+    assert len(dirs) == 2 and dirs[0].startswith("full-") and dirs[1].startswith("quick-")
+
+
+def test_a_run_that_raises_fails_the_claim_and_is_retried(tmp_path, registered):
+    state = {"raise": True}
+
+    def flaky(arm, seed, config):
+        if state["raise"] and seed == 4:
+            raise RuntimeError("boom")
+        return float(seed + (arm == "treatment"))
+
+    c = registered(Claim(name="flaky", paper="p", statement="s", task="t", baseline="b", treatment="tr",
+                         metric="m", direction="higher", min_effect=0.5, run=flaky))
+    res = run_claims([c], out=tmp_path, quick=False)[0]
+    assert res["status"] == "failed" and "boom" in res["errors"][0]
+    assert not (tmp_path / "flaky.json").exists()
+    state["raise"] = False
+    assert run_claims([c], out=tmp_path)[0]["verdict"] == "reproduced"
+
+
+def test_rerun_skips_finished_runs_and_resumes_after_a_kill(tmp_path, registered):
+    c = registered(toy())
     run_claims([c], out=tmp_path)
     CALLS.clear()
     run_claims([c], out=tmp_path)
-    assert CALLS == []  # everything was already recorded
-    # simulate a process killed after some runs: remove two run records and the result
+    assert CALLS == []
     folder = next((tmp_path / "runs" / "toy").iterdir())
     (folder / "treatment-seed3.json").unlink()
-    (folder / "baseline-seed1.json").unlink()
-    (tmp_path / "toy.json").unlink()
+    (folder / "baseline-seed1.json").write_text("{trunc")  # a record cut short by a crash
     run_claims([c], out=tmp_path)
     assert sorted(CALLS) == [("baseline", 1), ("treatment", 3)]
-    assert json.loads((tmp_path / "toy.json").read_text())["verdict"] == "reproduced"
 
 
-def test_quick_mode_uses_its_own_record_folder(tmp_path, monkeypatch):
-    import trainlab.claims.base as base
+def test_report_marks_stale_missing_and_ignores_foreign_json(tmp_path, registered):
+    c = registered(toy())
+    run_claims([c], out=tmp_path)
+    (tmp_path / "other.json").write_text('{"not": "a result"}')
+    from trainlab.claims import load_results
 
-    c = toy()
-    monkeypatch.setitem(base._CLAIMS, c.name, c)
-    quick = run_claims([c], out=tmp_path, quick=True)[0]
-    assert quick["mode"] == "quick" and len(quick["baseline"]) == 2
-    full = run_claims([c], out=tmp_path)[0]
-    assert len(full["baseline"]) == 4
+    results = load_results(tmp_path)
+    assert [r["claim"] for r in results] == ["toy"]
+    rows = {r["claim"]: r for r in classify(results, [c, toy(name="new")])}
+    assert rows["toy"]["shown"] == "reproduced" and rows["new"]["shown"] == "missing"
+    changed = toy(min_effect=0.6)  # the protocol changed after the result was written
+    assert classify(results, [changed])[0]["shown"] == "stale"
+    text = render_report(results)
+    assert "Benjamini-Hochberg" in text and "Expected chance verdicts" in text
 
 
-def test_bad_runner_options(tmp_path):
+def test_benjamini_hochberg_downgrades_a_lone_marginal_win():
+    base = {"kind": "trainlab-claim-result", "protocol": "declared", "direction": "higher"}
+    c1, c2 = toy(name="a"), toy(name="b")
+    results = [
+        {**base, "claim": "a", "protocol_hash": c1.protocol_hash(), "verdict": "reproduced",
+         "decision": {"p_reproduced": 0.02, "p_not_reproduced": 0.9, "alpha": 0.025}},
+        {**base, "claim": "b", "protocol_hash": c2.protocol_hash(), "verdict": "inconclusive",
+         "decision": {"p_reproduced": 0.5, "p_not_reproduced": 0.5, "alpha": 0.025}},
+    ]
+    rows = classify(results, [c1, c2])
+    assert rows[0]["shown"] == "inconclusive" and "BH" in rows[0]["bh"]
+
+
+def test_bad_runner_options_and_claim_definitions(tmp_path):
     with pytest.raises(ValueError, match="seeds"):
         run_claims([toy()], out=tmp_path, seeds=0)
     with pytest.raises(ValueError, match="jobs"):
         run_claims([toy()], out=tmp_path, jobs=0)
     with pytest.raises(ValueError, match="direction"):
         toy(direction="up")
-    with pytest.raises(ValueError, match="min_effect"):
-        toy(min_effect=-1)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="min_effect"):
+            toy(min_effect=bad)
+    with pytest.raises(ValueError, match="seeds must be >= 5"):
+        toy(seeds=3)
+    with pytest.raises(ValueError, match="seeds_reason"):
+        toy(seeds=5)
+    toy(seeds=5, seeds_reason="each seed trains for an hour")
+    with pytest.raises(ValueError, match="resolution"):
+        toy(min_effect=0.3, resolution=0.22)
+    with pytest.raises(ValueError, match="second_look"):
+        toy(second_look=10)
 
 
-def test_every_registered_claim_is_well_formed():
+def test_every_registered_claim_follows_the_evidence_rules():
     import csv
     from pathlib import Path
 
@@ -116,7 +196,8 @@ def test_every_registered_claim_is_well_formed():
     if catalog.exists():
         titles = {r["title"] for r in csv.DictReader(catalog.open(), delimiter="\t")}
     for c in claims:
-        assert c.seeds >= 3 and c.quick_seeds >= 2
+        assert c.min_effect > 0 and c.seeds >= 5, c.name
+        assert c.seeds >= 10 or c.seeds_reason, c.name
         assert set(c.components) <= names, c.name
         if titles is not None:
             assert c.paper in titles, c.paper

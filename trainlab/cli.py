@@ -21,7 +21,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Techniques f
 console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
-VERDICT_STYLE = {"reproduced": "green", "not reproduced": "red", "inconclusive": "yellow"}
+VERDICT_STYLE = {"reproduced": "green", "not reproduced": "red", "inconclusive": "yellow",
+                 "not testable here": "magenta"}
 
 
 def _claims():
@@ -68,7 +69,10 @@ def info(name: str) -> None:
         c = by_name[name]
         console.print(f"[bold]{c.name}[/bold] (claim)\n{c.statement}\npaper: {c.paper}\ntask: {c.task}\n"
                       f"baseline: {c.baseline}\ntreatment: {c.treatment}\nmetric: {c.metric} ({c.direction} is better, "
-                      f"min effect {c.min_effect:g})\nseeds: {c.seeds} (quick: {c.quick_seeds})\nconfig: {dict(c.config)}\n"
+                      f"min effect {c.min_effect:g})\nseeds: {c.seeds}"
+                      f"{f' (second look at {c.second_look})' if c.second_look else ''}"
+                      f"{f' ({c.seeds_reason})' if c.seeds_reason else ''} (quick smoke test: {c.quick_seeds})\n"
+                      f"gates: {[g.name for g in c.all_gates()]}\nconfig: {dict(c.config)}\n"
                       f"quick overrides: {dict(c.quick)}", highlight=False)
         return
     try:
@@ -112,35 +116,64 @@ def _select_claims(names: List[str], all_: bool):
 def check(
     names: List[str] = typer.Argument(None, help="claim or component names"),
     all_: bool = typer.Option(False, "--all", help="every claim"),
-    seeds: Optional[int] = typer.Option(None, min=1, help="paired seeds per claim (default: the claim's own)"),
+    seeds: Optional[int] = typer.Option(None, min=1, help="paired seeds at the first look (default: the claim's "
+                                        "declared protocol; overriding it marks results 'overridden', not evidence)"),
     jobs: int = typer.Option(1, min=1, max=64, help="parallel worker processes"),
-    quick: bool = typer.Option(False, "--quick", help="fewer steps and seeds (for CI)"),
-    out: Path = typer.Option(Path("results"), help="results folder (resumable)"),
+    quick: bool = typer.Option(False, "--quick", help="smoke test: shortened configs, prints ran/failed, no verdicts"),
+    out: Path = typer.Option(Path("results"), help="results folder (resumable); `--out evidence` for the evidence"),
 ) -> None:
-    """Run claims (resuming finished runs) and print a verdict table."""
-    from .claims.report import write_report
+    """Run claims (resuming finished runs): verdicts in full mode, ran/failed in quick mode."""
+    import time
+
+    from .claims.report import fmt, write_report
 
     chosen = _select_claims(names or [], all_)
-    total = sum(2 * (seeds or c.n_seeds(quick)) for c in chosen)
+    t0 = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=False) as progress:
-        task = progress.add_task("claims runs", total=total)
+        task = progress.add_task("claims runs", total=0)
+
+        def on_plan(n):
+            progress.update(task, total=(progress.tasks[0].total or 0) + n)
 
         def on_run(rec):
             progress.advance(task)
-            progress.update(task, description=f"{rec['claim']} {rec['arm']} seed {rec['seed']}")
+            failed = " FAILED" if "error" in rec else ""
+            progress.update(task, description=f"{rec['claim']} {rec['arm']} seed {rec['seed']}{failed}")
 
-        results = _claims().run_claims(chosen, out=out, quick=quick, seeds=seeds, jobs=jobs, on_run=on_run)
-        progress.update(task, completed=total, description="claims runs")
-    table = Table(Column("claim", no_wrap=True), Column("verdict", no_wrap=True), "baseline", "treatment",
-                  "diff [95% CI]", "s", title="treatment - baseline; metric and direction in the report")
-    for r in results:
-        mean = lambda v: sum(v) / len(v)  # noqa: E731
-        table.add_row(r["claim"], f"[{VERDICT_STYLE[r['verdict']]}]{r['verdict']}[/]",
-                      f"{mean(r['baseline']):.4g}", f"{mean(r['treatment']):.4g}",
-                      f"{r['diff_mean']:+.3g} [{r['ci_low']:.3g}, {r['ci_high']:.3g}]", f"{r['seconds']:.0f}")
-    console.print(table)
-    console.print(f"results: {out}/ (JSON and one plot per claim); report: {write_report(out)}", highlight=False)
+        results = _claims().run_claims(chosen, out=out, quick=quick, seeds=seeds, jobs=jobs, on_run=on_run,
+                                       on_plan=on_plan)
+    wall = time.perf_counter() - t0
+    failed = [r for r in results if r.get("status") == "failed"]
+    if quick:
+        table = Table(Column("claim", no_wrap=True), Column("smoke", no_wrap=True), "baseline per seed",
+                      "treatment per seed", "s", title="quick mode: a smoke test of every claim (no verdicts)")
+        for r in results:
+            if r.get("status") == "failed":
+                table.add_row(r["claim"], "[red]failed[/]", "-", "-", "-")
+                continue
+            table.add_row(r["claim"], "[green]ran[/]", ", ".join(fmt(v, 4) for v in r["baseline"]),
+                          ", ".join(fmt(v, 4) for v in r["treatment"]), f"{r['seconds']:.0f}")
+        console.print(table)
+    else:
+        table = Table(Column("claim", no_wrap=True), Column("verdict", no_wrap=True), "n",
+                      "diff [interval]", "min effect", "gates", "s",
+                      title="treatment - baseline (metric, direction and rule in the report)")
+        for r in results:
+            if r.get("status") == "failed":
+                table.add_row(r["claim"], "[red]failed[/]", "-", "-", "-", "-", "-")
+                continue
+            gates = "pass" if not r["failed_gates"] else "[red]" + "; ".join(r["failed_gates"]) + "[/]"
+            table.add_row(r["claim"], f"[{VERDICT_STYLE.get(r['verdict'], 'white')}]{r['verdict']}[/]",
+                          str(len(r["seeds"])), f"{fmt(r['diff_mean'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]",
+                          f"{fmt(r['min_effect'])} ({r['direction']})", gates, f"{r['seconds']:.0f}")
+        console.print(table)
+        console.print(f"results: {out}/ (JSON and one plot per claim); report: {write_report(out)}", highlight=False)
+    for r in failed:
+        err.print(f"[red]{r['claim']} failed:[/red]\n" + "\n".join(r["errors"]), highlight=False)
+    console.print(f"wall time {wall:.0f} s", highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

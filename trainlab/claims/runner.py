@@ -1,40 +1,47 @@
-"""Run claims: paired seeds, resumable per-run records, atomic JSON results, optional processes.
+"""Run claims: paired seeds, gates, looks, resumable per-run records, atomic JSON with provenance.
 
 Layout under `out/`:
-    runs/<claim>/<mode>-<config hash>/<arm>-seed<k>.json   one finished run each (resume unit)
-    <claim>.json                                          the claim's result (keys below)
-    <claim>.png                                           paired per-seed plot
+    runs/<claim>/<mode>-<config hash>/<arm>-seed<k>.json   one finished run each (the resume unit)
+    <claim>.json, <claim>.png                             a full run's result (verdict) and its plot
+    quick/<claim>.json                                    a quick run's smoke result (no verdict)
 
-Result keys: claim, paper, verdict, metric, direction, min_effect, baseline, treatment, seeds,
-diff_mean, ci_low, ci_high, config, mode, versions, seconds.
+The config hash covers the mode too, so quick records never mix with full ones. A full result
+holds every per-seed number, the gates, the decision, `config_hash` (the runs) and
+`protocol_hash` (config + everything the verdict depends on; a report marks a result whose
+protocol hash differs from the claim's current one as stale), the trainlab commit, date,
+versions, machine and seconds of runs.
 """
 
 from __future__ import annotations
 
-import hashlib
+import datetime as _dt
 import json
+import math
 import multiprocessing
 import os
 import platform
+import subprocess
 import tempfile
 import time
+import traceback
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
-import numpy as np
-import torch
+from .base import ALPHA, ARMS, RULE, Claim, _hash, decide, get_claim
 
-from .base import ARMS, Claim, get_claim, verdict
+RESULT_KIND = "trainlab-claim-result"
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file in the same folder, then rename it into place."""
+    """Write JSON to a uniquely named temporary file in the same folder, fsync, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True, allow_nan=True)
+            json.dump(data, fh, indent=1, sort_keys=True, allow_nan=True)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -43,70 +50,168 @@ def atomic_write_json(path: Path, data: Any) -> None:
         raise
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=repr).encode()).hexdigest()[:10]
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text atomically (unique temporary name, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def config_hash(config: Mapping[str, Any], quick: bool = False) -> str:
+    return _hash({"config": dict(config), "mode": "quick" if quick else "full"})
 
 
 def versions() -> dict[str, str]:
+    import numpy as np
+    import torch
+
     from .. import __version__
 
     return {"trainlab": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
 
 
+def machine() -> dict[str, Any]:
+    return {"platform": platform.platform(terse=True), "arch": platform.machine(), "cpus": os.cpu_count()}
+
+
+@lru_cache(maxsize=1)
+def commit() -> dict[str, Any]:
+    """The trainlab source commit and whether tracked files differ from it (None outside a git checkout)."""
+    src = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "-uno", "--", "trainlab"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip() != ""
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": head, "dirty": dirty}
+
+
 def run_dir(out: Path, c: Claim, quick: bool) -> Path:
     mode = "quick" if quick else "full"
-    return out / "runs" / c.name / f"{mode}-{config_hash(c.config_for(quick))}"
+    return Path(out) / "runs" / c.name / f"{mode}-{config_hash(c.config_for(quick), quick)}"
+
+
+def _as_record(value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        if "value" not in value:
+            raise ValueError("a claim's run returned a dict without 'value'")
+        extras = {k: v for k, v in value.items() if k != "value"}
+        return {"value": float(value["value"]), "extras": json.loads(json.dumps(extras, default=float))}
+    return {"value": float(value), "extras": {}}
 
 
 def run_one(name: str, arm: str, seed: int, quick: bool, out: str) -> dict[str, Any]:
-    """Run one (claim, arm, seed), single-threaded so numbers do not depend on --jobs; record it."""
+    """Run one (claim, arm, seed) single-threaded (numbers do not depend on --jobs) and record it.
+
+    A run that raises is returned as `{"error": ...}` and not recorded, so a rerun retries it.
+    """
+    import torch
+
     from .. import claims as _  # noqa: F401  (registers claims in a fresh worker process)
 
     c = get_claim(name)
     config = c.config_for(quick)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    t0 = time.perf_counter()
     try:
-        t0 = time.perf_counter()
-        value = float(c.run(arm, seed, config))
-        seconds = time.perf_counter() - t0
+        rec = _as_record(c.run(arm, seed, config))
+    except Exception:  # noqa: BLE001  (reported with its traceback; the run is retried next time)
+        return {"claim": name, "arm": arm, "seed": seed, "error": traceback.format_exc(limit=8)}
     finally:
         torch.set_num_threads(threads)
-    record = {"claim": name, "arm": arm, "seed": seed, "value": value, "seconds": seconds}
+    record = {"claim": name, "arm": arm, "seed": seed, **rec, "seconds": time.perf_counter() - t0,
+              **commit(), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     atomic_write_json(run_dir(Path(out), c, quick) / f"{arm}-seed{seed}.json", record)
     return record
 
 
+def _read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        warnings.warn(f"unreadable run record {path}: it will be run again", stacklevel=2)
+        return None
+    if not isinstance(rec, dict) or "value" not in rec:
+        warnings.warn(f"malformed run record {path}: it will be run again", stacklevel=2)
+        return None
+    return rec
+
+
 def pending_runs(c: Claim, quick: bool, seeds: int, out: Path) -> tuple[dict[tuple[str, int], dict], list[tuple[str, int]]]:
-    """Split the (arm, seed) runs into those already recorded and those still to do."""
+    """Split the (arm, seed) runs of seeds 0..seeds-1 into those already recorded and those still to do."""
     folder = run_dir(out, c, quick)
     done, todo = {}, []
     for seed in range(seeds):
         for arm in ARMS:
             f = folder / f"{arm}-seed{seed}.json"
-            if f.exists():
-                done[(arm, seed)] = json.loads(f.read_text())
+            rec = _read_record(f) if f.exists() else None
+            if rec is not None:
+                done[(arm, seed)] = rec
             else:
                 todo.append((arm, seed))
     return done, todo
 
 
-def summarize(c: Claim, records: dict[tuple[str, int], dict], seeds: int, quick: bool) -> dict[str, Any]:
-    base = [records[("baseline", s)]["value"] for s in range(seeds)]
-    treat = [records[("treatment", s)]["value"] for s in range(seeds)]
-    diffs = [t - b for t, b in zip(treat, base)]
-    v, mean, low, high = verdict(diffs, c.direction, c.min_effect)
+def _flat(rec: Mapping[str, Any]) -> dict[str, Any]:
+    return {"value": rec["value"], **rec.get("extras", {})}
+
+
+def evaluate_gates(c: Claim, records: dict[tuple[str, int], dict], n: int) -> list[dict[str, Any]]:
+    by_arm = {arm: [_flat(records[(arm, s)]) for s in range(n)] for arm in ARMS}
+    return [g.evaluate(by_arm) for g in c.all_gates()]
+
+
+def _common(c: Claim, records: dict[tuple[str, int], dict], n: int, quick: bool) -> dict[str, Any]:
+    recs = [records[(a, s)] for s in range(n) for a in ARMS]
+    seconds = sum(r["seconds"] for r in recs)
+    commits = sorted({r.get("commit") or "" for r in recs} - {""})
     return {
-        "claim": c.name, "paper": c.paper, "statement": c.statement, "task": c.task,
-        "baseline_arm": c.baseline, "treatment_arm": c.treatment,
-        "verdict": v, "metric": c.metric, "direction": c.direction, "min_effect": c.min_effect,
-        "baseline": base, "treatment": treat, "seeds": list(range(seeds)),
-        "diff_mean": mean, "ci_low": low, "ci_high": high,
-        "config": c.config_for(quick), "mode": "quick" if quick else "full",
-        "versions": versions(),
-        "seconds": sum(r["seconds"] for r in records.values()),
+        "kind": RESULT_KIND, "claim": c.name, "paper": c.paper, "statement": c.statement, "task": c.task,
+        "baseline_arm": c.baseline, "treatment_arm": c.treatment, "metric": c.metric, "direction": c.direction,
+        "min_effect": c.min_effect, "resolution": c.resolution, "seeds": list(range(n)),
+        "baseline": [records[("baseline", s)]["value"] for s in range(n)],
+        "treatment": [records[("treatment", s)]["value"] for s in range(n)],
+        "extras": {arm: [records[(arm, s)].get("extras", {}) for s in range(n)] for arm in ARMS},
+        "config": c.config_for(quick), "config_hash": config_hash(c.config_for(quick), quick),
+        "mode": "quick" if quick else "full", "seconds": seconds, "seconds_per_seed": seconds / max(n, 1),
+        "run_commits": commits, **commit(), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions(), "machine": machine(),
     }
+
+
+def summarize(c: Claim, records: dict[tuple[str, int], dict], n: int, quick: bool, alpha: float,
+              look: int, protocol: str) -> dict[str, Any]:
+    """A claim's result from its first n seeds: smoke status (quick) or gates + verdict (full)."""
+    res = _common(c, records, n, quick)
+    gates = evaluate_gates(c, records, n)
+    res["gates"] = gates
+    if quick:
+        res["status"] = "ran"
+        return res
+    diffs = [t - b for t, b in zip(res["treatment"], res["baseline"])]
+    failed = [g["name"] for g in gates if not g["passed"]]
+    if failed:
+        finite = [d for d in diffs if math.isfinite(d)]
+        dec = decide(finite, c.direction, c.min_effect, alpha).to_dict() if finite else {"n": n}
+        dec["verdict"] = "not testable here"
+    else:
+        dec = decide(diffs, c.direction, c.min_effect, alpha).to_dict()
+    res.update(verdict=dec.pop("verdict"), failed_gates=failed, decision=dec, diff_mean=dec.get("mean", math.nan),
+               ci_low=dec.get("ci_low", math.nan), ci_high=dec.get("ci_high", math.nan), look=look,
+               looks=c.looks(), protocol=protocol, protocol_hash=c.protocol_hash(), rule=RULE)
+    return res
 
 
 def run_claims(
@@ -118,72 +223,140 @@ def run_claims(
     jobs: int = 1,
     on_run: Callable[[dict[str, Any]], None] | None = None,
     on_claim: Callable[[dict[str, Any]], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every pending (claim, arm, seed), then write each claim's result and plot.
+    """Run every pending (claim, arm, seed) look by look, then write each claim's result (and plot).
 
     Args:
         claims: the claims.
-        out: results folder.
-        quick: use each claim's quick config and seed count.
-        seeds: override the number of seeds (>= 1).
+        out: results folder (resumable: recorded runs are reused).
+        quick: the smoke test: each claim's quick config and `quick_seeds`; results carry
+            status "ran"/"failed" and no verdict.
+        seeds: override the seeds of the first look (>= 1; disables a declared second look; the
+            result's `protocol` then reads "overridden", never "declared").
         jobs: parallel worker processes (1 = in this process).
-        on_run: called with each finished run record (progress reporting).
-        on_claim: called with each claim's result once all its runs are in.
+        on_run: called with each finished (or failed) run record (progress reporting).
+        on_claim: called with each claim's result once decided.
+        on_plan: called with the number of newly scheduled runs at each look.
 
     Returns:
-        The result dicts, in the order of `claims`.
+        The result dicts, in the order of `claims`. A claim any of whose runs raised has status /
+        verdict "failed" with the errors (and no stored result).
     """
-    from .plot import plot_claim
-
     claims = list(claims)
-    if seeds is not None and seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds}")
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
+        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     out = Path(out)
-    plan = {}
+    looks: dict[str, list[tuple[int, float]]] = {}
     for c in claims:
-        n = seeds if seeds is not None else c.n_seeds(quick)
-        done, todo = pending_runs(c, quick, n, out)
-        plan[c.name] = (c, n, done, todo)
-
+        if quick:
+            looks[c.name] = [(seeds or c.quick_seeds, math.nan)]
+        elif seeds is not None:
+            looks[c.name] = [(seeds, ALPHA)]
+        else:
+            looks[c.name] = c.looks()
+    protocol = "declared" if (seeds is None and not quick) else ("smoke" if quick else "overridden")
+    by_name = {c.name: c for c in claims}
+    state = {c.name: {"look": 0, "records": {}, "errors": []} for c in claims}
     results: dict[str, dict[str, Any]] = {}
 
-    def finish_if_complete(name: str) -> None:
-        c, n, done, todo = plan[name]
-        if len(done) == 2 * n and name not in results:
-            res = summarize(c, done, n, quick)
-            atomic_write_json(out / f"{name}.json", res)
-            plot_claim(res, out / f"{name}.png")
-            results[name] = res
+    def schedule() -> list[tuple[str, str, int]]:
+        tasks = []
+        for name, st in state.items():
+            if name in results:
+                continue
+            n = looks[name][st["look"]][0]
+            done, todo = pending_runs(by_name[name], quick, n, out)
+            st["records"].update(done)
+            tasks += [(name, arm, seed) for arm, seed in todo]
+        return tasks
+
+    def conclude(name: str) -> None:
+        c, st = by_name[name], state[name]
+        if st["errors"]:
+            results[name] = {"claim": name, "mode": "quick" if quick else "full", "status": "failed",
+                             "verdict": "failed", "errors": st["errors"]}
             if on_claim:
-                on_claim(res)
+                on_claim(results[name])
+            return
+        n, alpha = looks[name][st["look"]]
+        res = summarize(c, st["records"], n, quick, alpha, st["look"] + 1, protocol)
+        if not quick and res["verdict"] == "inconclusive" and st["look"] + 1 < len(looks[name]):
+            st["look"] += 1  # the pre-declared second look
+            return
+        if quick:
+            atomic_write_json(out / "quick" / f"{name}.json", res)
+        else:
+            atomic_write_json(out / f"{name}.json", res)
+            from .plot import plot_claim
 
-    for name in plan:
-        finish_if_complete(name)
-    tasks = [(c.name, arm, seed) for c, _, _, todo in plan.values() for arm, seed in todo]
+            plot_claim(res, out / f"{name}.png")
+        results[name] = res
+        if on_claim:
+            on_claim(res)
 
+    while len(results) < len(claims):
+        tasks = schedule()
+        if on_plan:
+            on_plan(len(tasks))
+        _execute(tasks, quick, out, jobs, state, on_run)
+        for name in list(state):
+            if name not in results:
+                conclude(name)
+    return [results[c.name] for c in claims]
+
+
+
+def _execute(tasks, quick, out, jobs, state, on_run) -> None:
     def record(rec: dict[str, Any]) -> None:
-        plan[rec["claim"]][2][(rec["arm"], rec["seed"])] = rec
+        st = state[rec["claim"]]
+        if "error" in rec:
+            st["errors"].append(f"{rec['arm']} seed {rec['seed']}: {rec['error']}")
+        else:
+            st["records"][(rec["arm"], rec["seed"])] = rec
         if on_run:
             on_run(rec)
-        finish_if_complete(rec["claim"])
 
     if jobs == 1 or len(tasks) <= 1:
         for name, arm, seed in tasks:
             record(run_one(name, arm, seed, quick, str(out)))
-    else:
-        ctx = multiprocessing.get_context("spawn")  # fork + torch threads can deadlock
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(run_one, name, arm, seed, quick, str(out)) for name, arm, seed in tasks]
-            for fut in as_completed(futures):
-                record(fut.result())
-    return [results[c.name] for c in claims]
+        return
+    ctx = multiprocessing.get_context("spawn")  # fork + torch threads can deadlock
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = [pool.submit(run_one, name, arm, seed, quick, str(out)) for name, arm, seed in tasks]
+        for fut in as_completed(futures):
+            record(fut.result())
 
 
-def load_results(out: Path) -> list[dict[str, Any]]:
-    """Every stored claim result in `out`, sorted by claim name."""
-    out = Path(out)
-    if not out.is_dir():
+def _load_dir(folder: Path) -> list[dict[str, Any]]:
+    found = []
+    for p in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(p.read_text())
+        except (OSError, ValueError):
+            warnings.warn(f"skipping unreadable result {p}", stacklevel=3)
+            continue
+        if isinstance(data, dict) and data.get("kind") == RESULT_KIND and "claim" in data:
+            found.append(data)
+    return sorted(found, key=lambda r: r["claim"])
+
+
+def load_results(out: Path, quick: bool = False) -> list[dict[str, Any]]:
+    """Every stored claim result in `out` (full mode, or the quick smoke results), sorted by claim.
+
+    Files that are not trainlab results are ignored; unreadable ones are skipped with a warning.
+    """
+    folder = Path(out) / "quick" if quick else Path(out)
+    return _load_dir(folder) if folder.is_dir() else []
+
+
+def load_harness(out: Path) -> list[dict[str, Any]]:
+    """The MNIST-1D harness rows stored by `trainlab harness` in `out/harness/mnist1d.json` (empty if none)."""
+    p = Path(out) / "harness" / "mnist1d.json"
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError):
         return []
-    return sorted((json.loads(p.read_text()) for p in out.glob("*.json")), key=lambda r: r["claim"])
+    return list(data.get("rows", [])) if isinstance(data, dict) else []
