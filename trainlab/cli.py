@@ -177,13 +177,37 @@ def check(
 
 
 @app.command()
-def report(out: Path = typer.Option(Path("results"), help="results folder")) -> None:
-    """Write REPORT.md summarising every stored claim result."""
-    from .claims.report import write_report
+def report(
+    out: Path = typer.Option(Path("results"), help="results folder (`evidence` for the committed evidence)"),
+    table: bool = typer.Option(True, "--table/--no-table", help="also print the verdict table"),
+) -> None:
+    """Write REPORT.md over every stored claim result (stale and missing claims marked) and print its table."""
+    from .claims.report import classify, fmt, write_report
 
     if not out.is_dir():
         _fail(f"no results folder {out}; run `trainlab check` first")
-    console.print(f"wrote {write_report(out)}", highlight=False)
+    path = write_report(out)
+    if table:
+        rows = classify(_claims().load_results(out))
+        t = Table(Column("claim", no_wrap=True), Column("verdict", no_wrap=True), "effect [interval] / min effect",
+                  "n", "gates", "commit, date", title=f"evidence in {out}/ (rule and details in {path.name})")
+        for row in rows:
+            r = row["result"]
+            if r is None or row["shown"] == "stale":
+                t.add_row(row["claim"], f"[dim]{row['shown']}[/]", "-", "-", "-", "-")
+                continue
+            shown = row["shown"] + (" (BH)" if "bh" in row else "")
+            t.add_row(row["claim"], f"[{VERDICT_STYLE.get(row['shown'], 'white')}]{shown}[/]",
+                      f"{fmt(r['diff_mean'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}] / {fmt(r['min_effect'])} "
+                      f"({r['direction']})", str(len(r["seeds"])),
+                      "pass" if not r["failed_gates"] else "; ".join(r["failed_gates"]),
+                      f"{(r.get('commit') or '?')[:8]}, {r.get('date', '?')[:10]}")
+        console.print(t)
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["shown"]] = counts.get(row["shown"], 0) + 1
+        console.print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())), highlight=False)
+    console.print(f"wrote {path}", highlight=False)
 
 
 if __name__ == "__main__":
