@@ -210,5 +210,37 @@ def report(
     console.print(f"wrote {path}", highlight=False)
 
 
+@app.command()
+def harness(
+    seeds: int = typer.Option(3, min=1, max=20, help="initialisation seeds"),
+    quick: bool = typer.Option(False, "--quick", help="300 steps: a smoke test, written nowhere"),
+    out: Path = typer.Option(Path("results"), help="results folder; the report shows the table it writes"),
+) -> None:
+    """Train the MNIST-1D paper's logistic / MLP / CNN baselines and compare with its published table."""
+    from .claims.harness.mnist1d import PUBLISHED, mnist1d_harness
+    from .claims.report import fmt
+    from .claims.runner import atomic_write_json, commit
+
+    runs = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err) as progress:
+        task = progress.add_task("mnist1d harness", total=seeds)
+        for s in range(seeds):
+            runs.append(mnist1d_harness(s, quick=quick))
+            progress.advance(task)
+    rows = []
+    for name in PUBLISHED:
+        values = [r["models"][name]["test_acc"] for r in runs]
+        rows.append({"model": name, "values": values, "mean": sum(values) / len(values), "published": PUBLISHED[name]})
+    t = Table("model", "ours (mean)", "per seed", "published", title="MNIST-1D harness (test accuracy, %)")
+    for r in rows:
+        t.add_row(r["model"], fmt(r["mean"]), ", ".join(fmt(v) for v in r["values"]), fmt(r["published"]))
+    console.print(t)
+    if not quick:
+        atomic_write_json(out / "harness" / "mnist1d.json", {"rows": rows, "runs": runs, **commit(),
+                                                             "seconds": sum(r["wall_s"] for r in runs)})
+        console.print(f"wrote {out / 'harness' / 'mnist1d.json'}", highlight=False)
+
+
 if __name__ == "__main__":
     app()
