@@ -1,4 +1,5 @@
-"""Claims of issue 7's second half: DoG's robustness to its initial step, and ⊥AdamW on modular addition.
+"""Claims of `trainlab.optim.extras`: DoG's robustness to its initial step, DoG untuned against tuned SGD on
+convex problems, and ⊥AdamW on modular addition.
 
 dog-robust-initial-step (fixed before any run): digits (pixels / 16), ReLU MLP 64-64-64-10, minibatch 64,
 20 epochs (8 in quick mode). Treatment: DoG (lr = c = 1, the official default; no iterate averaging)
@@ -6,6 +7,12 @@ at r_eps = reps_rel in {1e-6, 1e-5, 1e-4, 1e-3, 1e-2} (4 orders of magnitude). B
 at lr in {1e-4, 1e-3, 1e-2, 1e-1} (3 orders: a narrower range than DoG's, so the comparison favours the
 baseline). Metric per seed: spread (max - min) of final test accuracy over the grid, in points;
 the claim is that DoG's spread is at least 10 points smaller than SGD's.
+
+dog-untuned-vs-tuned-sgd-convex: untuned DoG (defaults) against SGD tuned over a 7-point lr grid on the
+catalog's convex problems (logistic regression on breast_cancer, least squares on diabetes); the set-up and
+the relative-loss metric are those of the U-DoG convex claims (`claims/optim/udog.py`, recipe in
+`tasks.py`): baseline = 1.05 (1.05 x tuned SGD, in relative units: constant), treatment = DoG's relative
+loss on the problem worse for the claim; lower, min_effect 0.
 
 orthograd-modular-addition (catalog claim hint, shortened): (a + b) mod 59, 40% of all pairs for
 training, inputs = concatenated one-hot operands, ReLU MLP 118-128-128-59, float32, full batch,
@@ -21,26 +28,22 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
-from ..datasets import load
-from ..optim.extras import dog, ortho_adamw
-from ._train import accuracy, mlp, train_epochs
-from .base import claim
+from ...datasets import load
+from ...optim.extras import dog, ortho_adamw
+from ..base import claim
+from ..tasks import (
+    CONVEX_COMMON,
+    CONVEX_RELATIVE,
+    DOG_PAPER,
+    accuracy,
+    accuracy_spread,
+    mlp,
+    sgd_lr_spread,
+    vs_tuned_sgd,
+)
 
-DOG_PAPER = "Accelerated Parameter-Free Stochastic Optimization"
+
 GROKKING_EDGE = "Grokking at the Edge of Numerical Stability"
-
-
-def digits_accuracy(make_opt, seed: int, config: Mapping[str, Any], closure: bool = False) -> float:
-    """Digits MLP trained by `make_opt(params)` (step(closure) when `closure`); test accuracy (%), 0 if NaN."""
-    x_tr, y_tr, x_te, y_te = load("digits", seed=seed)
-    torch.manual_seed(seed)
-    model = mlp(64, config["hidden"], 10)
-    opt = make_opt(model.parameters())
-    gen = torch.Generator().manual_seed(seed)
-    train_epochs(model, x_tr, y_tr, lambda logits, y, idx: F.cross_entropy(logits, y), opt,
-                 epochs=config["epochs"], batch_size=config["batch_size"], generator=gen, closure=closure)
-    acc = accuracy(model, x_te, y_te)
-    return acc if acc == acc else 0.0  # a diverged (NaN) model predicts nothing right
 
 
 @claim(
@@ -58,12 +61,21 @@ def digits_accuracy(make_opt, seed: int, config: Mapping[str, Any], closure: boo
     components=("dog", "scale_by_dog"),
 )
 def dog_robust_initial_step(arm: str, seed: int, config: Mapping[str, Any]) -> float:
-    if arm == "treatment":
-        accs = [digits_accuracy(lambda ps, r=r: dog(ps, reps_rel=r), seed, config) for r in config["dog_reps_rel"]]
-    else:
-        accs = [digits_accuracy(lambda ps, lr=lr: torch.optim.SGD(ps, lr=lr), seed, config)
-                for lr in config["sgd_lrs"]]
-    return max(accs) - min(accs)
+    if arm != "treatment":
+        return sgd_lr_spread(seed, config)
+    return accuracy_spread([lambda ps, r=r: dog(ps, reps_rel=r) for r in config["dog_reps_rel"]], seed, config)
+
+
+@claim(
+    name="dog-untuned-vs-tuned-sgd-convex",
+    statement="Untuned DoG reaches a final loss within 5% of SGD tuned over a 7-point lr grid on "
+              "logistic regression (breast_cancer) and least squares (diabetes).",
+    baseline="1.05 x tuned SGD (best of lr in {1e-3, ..., 1e3}), i.e. 1.05 in relative units",
+    treatment="DoG, defaults (reps_rel 1e-6, c = 1), last iterate", metric=CONVEX_RELATIVE,
+    components=("dog",), **CONVEX_COMMON,
+)
+def dog_untuned_vs_tuned_sgd_convex(arm: str, seed: int, config: Mapping[str, Any]) -> float:
+    return vs_tuned_sgd("dog", arm, seed, config)
 
 
 @claim(
