@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..metrics.stability import QKLayerNormAttention, lr_sensitivity, z_loss
-from .base import claim
+from ...metrics.stability import QKLayerNormAttention, lr_sensitivity, z_loss
+from ..base import claim
 
 
 class Block(nn.Module):

@@ -19,11 +19,11 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
-from ..datasets import load
-from ..metrics.hessian import flat_gradient, hessian_top_eigenspace
-from ..metrics.subspace import gradient_subspace_fraction
-from ._train import mlp, train_epochs
-from .base import claim
+from ...datasets import load
+from ...metrics.hessian import flat_gradient, hessian_top_eigenspace
+from ...metrics.subspace import gradient_subspace_fraction
+from ..base import claim
+from ..tasks import mlp, train_epochs
 
 
 def subspace_fractions(seed: int, config: Mapping[str, Any], top: bool) -> list[float]:

@@ -26,8 +26,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
-from ..metrics.aswd import augmented_sliced_wasserstein, sliced_wasserstein
-from .base import claim
+from ...metrics.aswd import augmented_sliced_wasserstein, sliced_wasserstein
+from ..base import claim
 
 PAPER = "Augmented Sliced Wasserstein Distances"
 CONFIG = {"n": 500, "steps": 500, "n_projections": 10, "lr": 0.002, "phi_steps": 10, "phi_lr": 0.005,
