@@ -1,17 +1,12 @@
 """Claims: each paper's headline effect as a small seeded experiment with a fixed verdict rule."""
 
 from . import (  # noqa: F401  (register the claims)
-    attribution,
     bilevel,
     calibration,
     continual,
     data_more,
     data_selection,
-    explain_bound,
-    explain_features,
-    explain_methods,
-    explain_more,
-    explain_robustness,
+    explain,
     info_losses,
     info_nonparametric,
     info_variational,
@@ -22,7 +17,7 @@ from . import (  # noqa: F401  (register the claims)
     noisy_training,
     noisy_training_more,
     optim,
-    regularizers_more,
+    regularizers,
     robust_losses,
     stablemax,
 )

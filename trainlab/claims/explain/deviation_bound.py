@@ -1,9 +1,9 @@
 """The practical worst-case attribution-deviation bound against a PGD attribution attack on digits.
 
 Set-up fixed before any run (catalog hint for arXiv:2303.00340, row 288; where the hint is silent the
-model of `explain_robustness.smoothed_attribution_robustness_digits` is reused unchanged): a softplus
+model of `smoothed-attribution-robustness-digits` is reused unchanged): a softplus
 MLP (2 x 128, beta = 10) trained on digits (pixels in [0, 1]; Adam lr 1e-3, 30 epochs, batch 64) by
-`explain_robustness._smooth_model_images`: the first 200 test images; attribution g(x) = input gradient of the
+`tasks.frozen_softplus_digits`: the first 200 test images; attribution g(x) = input gradient of the
 predicted class's logit. Bound: `attribution_deviation_bound(model, x, target=pred, eps=0.05, norm="l2",
 metric="l2")` (100 power iterations, seeded start). Attack: l2 PGD with eps = 0.05, random start inside
 the ball, 20 normalised-gradient ascent steps of size eps / 4 on ||g(x + delta) - g(x)||_2, projection on
@@ -11,7 +11,7 @@ the ball after each step; an iterate only counts if the predicted label is uncha
 constraint), and the largest deviation over the counted iterates is the observed worst deviation
 (0 if none counts: delta = 0 is always feasible).
 
-Two claims, each with the catalog's threshold as a constant baseline arm (as in bilevel.py):
+Two claims, each with the catalog's threshold as a constant baseline arm (as in claims/bilevel/truncated.py):
 attribution-bound-exceedance-digits: fraction of images whose observed deviation exceeds the bound,
 against the 5% tolerance (direction lower, min_effect 0: reproduced when the CI lies below 0.05);
 attribution-bound-spearman-digits: Spearman correlation between the bound and the observed deviation
@@ -25,10 +25,10 @@ from typing import Any, Mapping
 import torch
 from scipy import stats
 
-from ..explain.deviation_bound import attribution_deviation_bound
-from ._train import shared_per_config
-from .base import claim
-from .explain_robustness import _attr, _smooth_model_images
+from ...explain.deviation_bound import attribution_deviation_bound
+from ..base import claim
+from ..tasks import frozen_softplus_digits, logit_input_gradient, shared_per_config
+
 
 PAPER = "A Practical Upper Bound for the Worst-Case Attribution Deviations"
 CONFIG = {"hidden": 128, "lr": 1e-3, "epochs": 30, "beta": 10.0, "images": 200, "eps": 0.05,
@@ -39,25 +39,25 @@ QUICK = {"epochs": 15, "images": 100}
 @shared_per_config
 def bound_and_attack(seed: int, config: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(bound per image, PGD worst observed ||g(x + delta) - g(x)||_2 per image) for one seed."""
-    model, x, t = _smooth_model_images(seed, config)  # t (N,): predicted labels, kept fixed by the attack
+    model, x, t = frozen_softplus_digits(seed, config)  # t (N,): predicted labels, kept fixed by the attack
     n, d, eps = x.shape[0], x.shape[1], config["eps"]
     bound = attribution_deviation_bound(model, x, target=t, eps=eps, norm="l2", metric="l2",
                                         iters=config["power_iters"],
                                         generator=torch.Generator().manual_seed(2000 + seed))
     gen = torch.Generator().manual_seed(1000 + seed)
-    clean = _attr(model, x, t, None, graph=False)  # (N, D)
+    clean = logit_input_gradient(model, x, t, None, graph=False)  # (N, D)
     delta = eps * torch.randn(n, d, generator=gen) / d ** 0.5  # start inside the ball
     worst = torch.zeros(n)
     for _ in range(config["pgd_steps"]):
         dl = delta.clone().requires_grad_(True)
         with torch.enable_grad():
-            dev = (_attr(model, x + dl, t, None, graph=True) - clean).norm(dim=1)  # (N,)
+            dev = (logit_input_gradient(model, x + dl, t, None, graph=True) - clean).norm(dim=1)  # (N,)
             (step,) = torch.autograd.grad(dev.sum(), dl)
         delta = delta + (eps / 4) * step / step.norm(dim=1, keepdim=True).clamp_min(1e-12)
         delta = delta * (eps / delta.norm(dim=1, keepdim=True).clamp_min(eps))  # project on the l2 ball
         with torch.no_grad():
             same = model(x + delta).argmax(1) == t
-        now = (_attr(model, x + delta, t, None, graph=False) - clean).norm(dim=1)
+        now = (logit_input_gradient(model, x + delta, t, None, graph=False) - clean).norm(dim=1)
         worst = torch.where(same & (now > worst), now, worst)
     return tuple(bound.tolist()), tuple(worst.tolist())
 

@@ -17,24 +17,16 @@ import math
 from typing import Any, Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..datasets import load
-from ..explain.lime import grid_segments, lime_image
-from ._train import mlp, train_epochs
-from .base import claim
+from ...explain.lime import grid_segments, lime_image
+from ..base import claim
+from ..tasks import train_digits_mlp
 
 
 def lime_run_std(sampling: str, seed: int, config: Mapping[str, Any]) -> float:
     """log(mean over images and superpixels of the std over repetitions of the LIME weights)."""
-    x_tr, y_tr, x_te, _ = load("digits", seed=seed)
-    torch.manual_seed(seed)
-    model = mlp(64, config["hidden"], 10)
-    opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
-    train_epochs(model, x_tr, y_tr, lambda logits, t, idx: F.cross_entropy(logits, t), opt,
-                 epochs=config["epochs"], batch_size=64, generator=torch.Generator().manual_seed(seed))
-    model.eval()
+    model, x_te, _ = train_digits_mlp(seed, config)
     x = x_te[: config["images"]]
     with torch.no_grad():
         target = model(x).argmax(1)

@@ -4,7 +4,7 @@ Set-up fixed before any run (catalog hint): an MLP trained on digits (Adam lr 1e
 batch 64), 100 test images, target = the predicted class's probability, zero baseline, m = 64
 Gauss-Legendre steps. Deleting pixels (setting them to the baseline) 4 at a time in order of
 decreasing attribution, the mean predicted-class probability over the 17 points of the curve
-(0..64 pixels deleted) is the deletion AUC; the baseline arm deletes in a random order.
+(0..64 pixels deleted) is the deletion AUC (`tasks.deletion_auc`); the baseline arm deletes in a random order.
 Lower AUC = the ranking finds the pixels the model relies on.
 """
 
@@ -13,40 +13,16 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..datasets import load
-from ..explain import integrated_gradients
-from ._train import mlp, train_epochs
-from .base import claim
-
-
-def deletion_auc(model: nn.Module, x: torch.Tensor, target: torch.Tensor, order: torch.Tensor, chunk: int) -> float:
-    """Mean target probability as pixels are zeroed `chunk` at a time in `order` (N, D)."""
-    probs = []
-    x = x.clone()
-    with torch.no_grad():
-        for k in range(0, x.shape[1] + 1, chunk):
-            if k > 0:
-                x.scatter_(1, order[:, k - chunk:k], 0.0)
-            probs.append(F.softmax(model(x), 1).gather(1, target[:, None]).squeeze(1))
-    return torch.stack(probs).mean().item()
-
-
-def trained_digits_mlp(seed: int, config: Mapping[str, Any]) -> tuple[nn.Module, torch.Tensor]:
-    """A digits MLP trained with Adam (batch 64) in eval mode, and the first `images` test images."""
-    x_tr, y_tr, x_te, _ = load("digits", seed=seed)
-    torch.manual_seed(seed)
-    model = mlp(64, config["hidden"], 10)
-    opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
-    train_epochs(model, x_tr, y_tr, lambda logits, t, idx: F.cross_entropy(logits, t), opt,
-                 epochs=config["epochs"], batch_size=64, generator=torch.Generator().manual_seed(seed))
-    return model.eval(), x_te[: config["images"]]
+from ...explain import integrated_gradients
+from ..base import claim
+from ..tasks import deletion_auc, train_digits_mlp
 
 
 def ig_deletion(use_ig: bool, seed: int, config: Mapping[str, Any]) -> float:
-    model, x = trained_digits_mlp(seed, config)
+    model, x_te, _ = train_digits_mlp(seed, config)
+    x = x_te[: config["images"]]
     with torch.no_grad():
         target = model(x).argmax(1)
     if use_ig:
