@@ -2,24 +2,16 @@
 
 from . import (  # noqa: F401  (register the claims)
     bilevel,
-    calibration,
     continual,
-    data_more,
-    data_selection,
+    data,
     explain,
     info_losses,
     info_nonparametric,
     info_variational,
-    losses_contrastive,
-    losses_more,
+    losses,
     metrics,
-    noisy_labels,
-    noisy_training,
-    noisy_training_more,
     optim,
     regularizers,
-    robust_losses,
-    stablemax,
 )
 from .base import VERDICTS, Claim, all_claims, claim, get_claim, verdict
 from .runner import load_results, run_claims

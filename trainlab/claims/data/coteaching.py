@@ -1,45 +1,34 @@
-"""Noisy-label training on digits: co-teaching vs cross-entropy, and PS-KD vs cross-entropy (calibration).
+"""Noisy-label training on digits: co-teaching and nested dropout against cross-entropy.
 
-Co-teaching uses the set-up of `noisy_labels.CONFIG` unchanged (digits, 40% symmetric noise on the training
+Co-teaching uses the set-up of `tasks.NOISY_DIGITS` unchanged (digits, 40% symmetric noise on the training
 labels, MLP 64-128-128-10, SGD momentum 0.9, lr 0.02, weight decay 1e-3, batch 128, cosine schedule, 120
 epochs / 40 quick, final model on the clean test set); the treatment trains two such networks with the
 official Co-teaching schedule (forget rate = the noise rate 0.4, num_gradual 10, exponent 1) and reports
-network A. The baseline is exactly `noisy_labels`' cross-entropy arm.
+network A. The baseline is exactly the cross-entropy arm of `tasks.train_noisy_digits`.
 
-PS-KD follows its official CIFAR recipe on clean digits (the paper's headline is on clean data): SGD lr 0.1,
-momentum 0.9, Nesterov, weight decay 5e-4, batch 128, lr x0.1 at 50% and 75% of training (150/225 of 300),
-alpha_T = 0.8; 300 epochs (60 quick).
-
-Nested dropout keeps the `noisy_labels` set-up but, as the official code, holds out 10% of the training split
-(clean labels, stratified by nothing but a seeded permutation) to choose the number K of kept feature units
-at the end (best validation accuracy, smallest K on ties); noise is applied to the other 90%, on which both
-arms train. Nested dropout (official Gaussian prior, mu 0, std 10, one K per batch) sits on the 128
-penultimate features; the baseline is plain CE on the same 90% with all features. The metric is log ECE (15 equal-width bins) on the test set, so the
-claimed ">= 30% relative ECE reduction" is a fixed effect of log(1 / 0.7) in these units.
+Nested dropout keeps the `tasks.NOISY_DIGITS` set-up but, as the official code, holds out 10% of the training
+split (clean labels, stratified by nothing but a seeded permutation) to choose the number K of kept feature
+units at the end (best validation accuracy, smallest K on ties); noise is applied to the other 90%, on which
+both arms train. Nested dropout (official Gaussian prior, mu 0, std 10, one K per batch) sits on the 128
+penultimate features; the baseline is plain CE on the same 90% with all features.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
 
-from ..data.coteaching import NestedDropout, co_teaching_step, forget_rate_schedule
-from ..datasets import add_label_noise, load
-from ..losses.pskd import PSKDLoss
-from ..metrics.calibration import expected_calibration_error
-from ._train import accuracy, batches, mlp, shared_per_config
-from .base import claim
-from .noisy_labels import CONFIG, QUICK, cross_entropy, train_noisy_digits
+from ...data.coteaching import NestedDropout, co_teaching_step, forget_rate_schedule
+from ...datasets import add_label_noise, load
+from ..base import claim
+from ..tasks import NOISY_DIGITS, NOISY_DIGITS_QUICK, accuracy, batches, cross_entropy, mlp, train_noisy_digits
+
 
 PAPER_CT = "Compressing Features for Learning with Noisy Labels"
-PAPER_PSKD = "Self-Knowledge Distillation with Progressive Refinement of Targets"
 COTEACH = {"forget_rate": 0.4, "num_gradual": 10, "exponent": 1.0}
 NESTED = {"std": 10.0, "val_fraction": 0.1}
-PSKD = {"hidden": 128, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 128, "epochs": 300,
-        "alpha_T": 0.8, "n_bins": 15}
 
 
 def coteaching_accuracy(seed: int, config: Mapping[str, Any]) -> float:
@@ -79,61 +68,13 @@ def coteaching_accuracy(seed: int, config: Mapping[str, Any]) -> float:
     task="digits, 40% symmetric label noise, MLP 64-128-128-10, 120 epochs SGD, no early stopping",
     baseline="cross-entropy", treatment="co-teaching (forget rate 0.4, num_gradual 10, exponent 1)",
     metric="clean test accuracy (%)", direction="higher", min_effect=3.0,
-    config={**CONFIG, **COTEACH}, quick=QUICK, seeds=3, quick_seeds=2,
+    config={**NOISY_DIGITS, **COTEACH}, quick=NOISY_DIGITS_QUICK, seeds=3, quick_seeds=2,
     components=("co_teaching",),
 )
 def coteaching_noisy_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     if arm == "baseline":
         return train_noisy_digits(cross_entropy, seed, config)
     return coteaching_accuracy(seed, config)
-
-
-@shared_per_config
-def _pskd_run(use_pskd: bool, seed: int, config: Mapping[str, Any]) -> tuple[float, float]:
-    x_tr, y_tr, x_te, y_te = load("digits", seed=seed)
-    torch.manual_seed(seed)
-    model = mlp(64, config["hidden"], 10)
-    opt = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"],
-                          weight_decay=config["weight_decay"], nesterov=True)
-    epochs = config["epochs"]
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[epochs // 2, (3 * epochs) // 4], gamma=0.1)
-    pskd = PSKDLoss(len(x_tr), 10, alpha_T=config["alpha_T"], num_epochs=epochs)
-    gen = torch.Generator().manual_seed(seed)
-    model.train()
-    for epoch in range(epochs):
-        pskd.set_epoch(epoch)
-        for idx in batches(len(x_tr), config["batch_size"], gen):
-            opt.zero_grad(set_to_none=True)
-            logits = model(x_tr[idx])
-            loss = pskd(logits, y_tr[idx], idx) if use_pskd else F.cross_entropy(logits, y_tr[idx])
-            loss.backward()
-            opt.step()
-        sched.step()
-    acc = accuracy(model, x_te, y_te)
-    with torch.no_grad():
-        probs = torch.softmax(model(x_te), dim=1).double()
-    ece = float(expected_calibration_error(probs, y_te, n_bins=config["n_bins"]))
-    return acc, ece
-
-
-def pskd_metrics(arm: str, seed: int, config: Mapping[str, Any]) -> tuple[float, float]:
-    """(test accuracy %, test ECE) of CE ("baseline") or PS-KD ("treatment") on clean digits."""
-    return _pskd_run(arm == "treatment", seed, config)
-
-
-@claim(
-    name="pskd-digits-ece",
-    paper=PAPER_PSKD,
-    statement="Progressive self-knowledge distillation (alpha_T = 0.8) lowers the test ECE of cross-entropy "
-              "training by >= 30% relative (log ECE down by >= log(1/0.7) = 0.357).",
-    task="digits (clean labels), MLP 64-128-128-10, 300 epochs SGD (PS-KD's official CIFAR recipe)",
-    baseline="cross-entropy", treatment="PS-KD (alpha_T = 0.8)",
-    metric="log test ECE (15 bins)", direction="lower", min_effect=math.log(1 / 0.7),
-    config=PSKD, quick={"epochs": 60}, seeds=3, quick_seeds=2,
-    components=("pskd", "ece"),
-)
-def pskd_digits_ece(arm: str, seed: int, config: Mapping[str, Any]) -> float:
-    return math.log(max(pskd_metrics(arm, seed, config)[1], 1e-12))
 
 
 def nested_dropout_accuracy(use_nested: bool, seed: int, config: Mapping[str, Any]) -> float:
@@ -182,7 +123,7 @@ def nested_dropout_accuracy(use_nested: bool, seed: int, config: Mapping[str, An
     task="digits (90% train with 40% symmetric noise, 10% clean val), MLP 64-128-128-10, 120 epochs SGD",
     baseline="cross-entropy", treatment="CE + nested dropout (Gaussian prior, std 10)",
     metric="clean test accuracy (%)", direction="higher", min_effect=3.0,
-    config={**CONFIG, **NESTED}, quick=QUICK, seeds=3, quick_seeds=2,
+    config={**NOISY_DIGITS, **NESTED}, quick=NOISY_DIGITS_QUICK, seeds=3, quick_seeds=2,
     components=("nested_dropout",),
 )
 def nested_dropout_noisy_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..datasets import load
-from ..losses import StableMaxCrossEntropy
-from .base import claim
+from ...datasets import load
+from ...losses import StableMaxCrossEntropy
+from ..base import claim
 
 
 def one_hot_mlp(p: int, hidden: tuple[int, ...]) -> nn.Sequential:
