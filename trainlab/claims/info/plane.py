@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..datasets import load
-from ..info.plane import InformationPlane
-from ._train import batches
-from .base import claim
+from ...datasets import load
+from ...info.plane import InformationPlane
+from ..base import claim
+from ..tasks import batches
 
 CONFIG = {"hidden": (10, 7, 5, 4, 3), "lr": 4e-4, "batch_size": 256, "epochs": 2000, "n_bins": 30,
           "checkpoints": 40, "fit_fraction": 0.9}

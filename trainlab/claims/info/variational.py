@@ -18,9 +18,9 @@ from typing import Any, Mapping
 
 import torch
 
-from ..datasets import load
-from ..info.consistency import train_critic
-from .base import claim
+from ...datasets import load
+from ...info.consistency import train_critic
+from ..base import claim
 
 SMILE_PAPER = "Understanding the Limitations of Variational Mutual Information Estimators"
 CONFIG = {"d": 20, "batch_size": 64, "lr": 5e-4, "critic": "separable", "steps": 4000, "window": 1000,
