@@ -76,15 +76,20 @@ def train_epochs(
     generator: torch.Generator,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     closure: bool = False,
+    min_batch: int = 1,
 ) -> None:
     """Minibatch training; `loss_fn(logits, targets, index)` receives the example indices too.
 
+    Each epoch draws one permutation from `generator`; `scheduler` (if any) steps after every epoch.
     closure=True steps with `optimizer.step(closure)` (for optimizers that evaluate the batch loss
     themselves, possibly more than once), the closure zeroing the gradients and back-propagating.
+    Batches smaller than `min_batch` (the last one of an epoch) are skipped, e.g. 2 for BatchNorm.
     """
     model.train()
     for _ in range(epochs):
         for idx in batches(len(x), batch_size, generator):
+            if len(idx) < min_batch:
+                continue
             if closure:
                 def batch_loss(idx: Tensor = idx) -> Tensor:
                     optimizer.zero_grad(set_to_none=True)
@@ -104,10 +109,12 @@ def train_epochs(
 
 def fit(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer, *, epochs: int,
         batch_size: int, seed: int, loss_fn: LossFn = ce_loss,
-        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, closure: bool = False) -> nn.Module:
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, closure: bool = False,
+        min_batch: int = 1) -> nn.Module:
     """`train_epochs` with batches drawn by a fresh generator seeded with `seed`; returns the model."""
     train_epochs(model, x, y, loss_fn, optimizer, epochs=epochs, batch_size=batch_size,
-                 generator=torch.Generator().manual_seed(seed), scheduler=scheduler, closure=closure)
+                 generator=torch.Generator().manual_seed(seed), scheduler=scheduler, closure=closure,
+                 min_batch=min_batch)
     return model
 
 
@@ -121,6 +128,34 @@ def fit_adam(model: nn.Module, x: Tensor, y: Tensor, *, lr: float, epochs: int, 
 def adam_eval(model: nn.Module, x: Tensor, y: Tensor, epochs: int, seed: int, loss_fn: LossFn = ce_loss) -> nn.Module:
     """The explain claims' recipe: `fit_adam` with lr 1e-3 and batch 64; returns the model in eval mode."""
     return fit_adam(model, x, y, lr=1e-3, epochs=epochs, batch_size=64, seed=seed, loss_fn=loss_fn).eval()
+
+
+def train_steps(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer, *, steps: int,
+                batch_size: int, generator: torch.Generator,
+                after_backward: Callable[[int], None] | None = None) -> None:
+    """`steps` cross-entropy minibatch steps, epoch after epoch of shuffled batches (the last epoch cut
+    short); `after_backward(step)` (step counted from 1) may edit the gradients before each update."""
+    step = 0
+    while step < steps:
+        for idx in batches(len(x), batch_size, generator):
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x[idx]), y[idx]).backward()
+            step += 1
+            if after_backward is not None:
+                after_backward(step)
+            optimizer.step()
+            if step == steps:
+                break
+
+
+def train_full_batch(model: nn.Module, x: Tensor, y: Tensor, loss_fn: Callable[[Tensor, Tensor], Tensor],
+                     optimizer: torch.optim.Optimizer, steps: int) -> None:
+    """`steps` full-batch steps on `loss_fn(model(x), y)`."""
+    model.train()
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        optimizer.step()
 
 
 def train_sgd_mixup(
@@ -166,9 +201,7 @@ def train_digits_mlp(seed: int, config: Mapping[str, Any], act: nn.Module | None
     model = mlp(64, config["hidden"], 10)
     if act is not None:  # swap every ReLU for the smooth activation
         model = nn.Sequential(*[act if isinstance(m, nn.ReLU) else m for m in model])
-    opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
-    train_epochs(model, x_tr, y_tr, lambda logits, t, idx: F.cross_entropy(logits, t), opt,
-                 epochs=config["epochs"], batch_size=64, generator=torch.Generator().manual_seed(seed))
+    fit_adam(model, x_tr, y_tr, lr=config["lr"], epochs=config["epochs"], batch_size=64, seed=seed)
     return model.eval(), x_te, y_te
 
 
@@ -242,8 +275,8 @@ def train_noisy_digits(make_loss: Callable[[int], LossFn], seed: int, config: Ma
     opt = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"],
                           weight_decay=config["weight_decay"])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config["epochs"])
-    train_epochs(model, x_tr, y_noisy, loss_fn, opt, epochs=config["epochs"], batch_size=config["batch_size"],
-                 generator=torch.Generator().manual_seed(seed), scheduler=sched)
+    fit(model, x_tr, y_noisy, opt, epochs=config["epochs"], batch_size=config["batch_size"], seed=seed,
+        loss_fn=loss_fn, scheduler=sched)
     return accuracy(model, x_te, y_te)
 
 
@@ -263,10 +296,8 @@ def digits_accuracy(make_opt, seed: int, config: Mapping[str, Any], closure: boo
     x_tr, y_tr, x_te, y_te = load("digits", seed=seed)
     torch.manual_seed(seed)
     model = mlp(64, config["hidden"], 10)
-    opt = make_opt(model.parameters())
-    gen = torch.Generator().manual_seed(seed)
-    train_epochs(model, x_tr, y_tr, lambda logits, y, idx: F.cross_entropy(logits, y), opt,
-                 epochs=config["epochs"], batch_size=config["batch_size"], generator=gen, closure=closure)
+    fit(model, x_tr, y_tr, make_opt(model.parameters()), epochs=config["epochs"], batch_size=config["batch_size"],
+        seed=seed, closure=closure)
     acc = accuracy(model, x_te, y_te)
     return acc if acc == acc else 0.0  # a diverged (NaN) model predicts nothing right
 

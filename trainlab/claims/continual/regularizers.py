@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ...continual.regularizers import EWC, L2ParamRegularizer, diagonal_fisher
 from ...datasets import load
 from ..base import claim
-from ..tasks import batches, mlp
+from ..tasks import mlp, train_epochs
 
 
 CL = "A Closer Look at Rehearsal-Free Continual Learning"
@@ -38,14 +38,15 @@ def split_digits_final_accuracy(method: str, seed: int, config: Mapping[str, Any
         mask = (y >= 2 * t) & (y < seen)
         xt, yt = x[mask], y[mask]
         opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
-        for _ in range(config["epochs"]):
-            for idx in batches(len(xt), config["batch_size"], gen):
-                opt.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(model(xt[idx])[:, :seen], yt[idx])
-                if reg is not None:
-                    loss = loss + reg(model)
-                loss.backward()
-                opt.step()
+
+        def loss_fn(logits, t, idx, seen=seen, reg=reg):  # noqa: ANN001 - the seen classes' head, + the penalty
+            loss = F.cross_entropy(logits[:, :seen], t)
+            if reg is not None:
+                loss = loss + reg(model)
+            return loss
+
+        train_epochs(model, xt, yt, loss_fn, opt, epochs=config["epochs"], batch_size=config["batch_size"],
+                     generator=gen)
         if method == "l2":
             reg = L2ParamRegularizer(model, lam=config["l2_lam"])
         elif method == "ewc":

@@ -23,7 +23,16 @@ import torch.nn.functional as F
 from ...data.coteaching import NestedDropout, co_teaching_step, forget_rate_schedule
 from ...datasets import add_label_noise, load
 from ..base import claim
-from ..tasks import NOISY_DIGITS, NOISY_DIGITS_QUICK, accuracy, batches, cross_entropy, mlp, train_noisy_digits
+from ..tasks import (
+    NOISY_DIGITS,
+    NOISY_DIGITS_QUICK,
+    accuracy,
+    batches,
+    cross_entropy,
+    mlp,
+    train_epochs,
+    train_noisy_digits,
+)
 
 
 PAPER_CT = "Compressing Features for Learning with Noisy Labels"
@@ -93,16 +102,14 @@ def nested_dropout_accuracy(use_nested: bool, seed: int, config: Mapping[str, An
                           weight_decay=config["weight_decay"])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config["epochs"])
     gen, drop_gen = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
-    net.train()
-    for _ in range(config["epochs"]):
-        for idx in batches(len(x_tr), config["batch_size"], gen):
-            opt.zero_grad(set_to_none=True)
-            feats = body(x_tr[idx])
-            if use_nested:
-                feats = drop(feats, generator=drop_gen)
-            F.cross_entropy(head(feats), y_noisy[idx]).backward()
-            opt.step()
-        sched.step()
+
+    def loss_fn(feats: torch.Tensor, t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:  # feats = body(x)
+        if use_nested:
+            feats = drop(feats, generator=drop_gen)
+        return F.cross_entropy(head(feats), t)
+
+    train_epochs(body, x_tr, y_noisy, loss_fn, opt, epochs=config["epochs"], batch_size=config["batch_size"],
+                 generator=gen, scheduler=sched)
     net.eval()
     with torch.no_grad():
         if not use_nested:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import torch
-import torch.nn.functional as F
 
 from ...data import el2n_scores, prune_by_score
 from ...datasets import load
 from ..base import claim
-from ..tasks import accuracy, mlp
+from ..tasks import accuracy, fit, mlp
 
 
 def _train_subset(x, y, seed: int, c: Mapping[str, Any]) -> torch.nn.Module:
@@ -25,15 +24,7 @@ def _train_subset(x, y, seed: int, c: Mapping[str, Any]) -> torch.nn.Module:
     opt = torch.optim.SGD(model.parameters(), lr=c["lr"], momentum=c["momentum"], weight_decay=c["weight_decay"])
     miles = [round(f * c["epochs"]) for f in (0.3, 0.6, 0.8)]
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=miles, gamma=0.2)
-    g = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(c["epochs"]):
-        for idx in torch.randperm(len(x), generator=g).split(c["batch_size"]):
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
-        sched.step()
-    return model
+    return fit(model, x, y, opt, epochs=c["epochs"], batch_size=c["batch_size"], seed=seed, scheduler=sched)
 
 
 @claim(

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ...datasets import load
 from ...explain import expected_gradients, gini_sparsity_prior
 from ..base import claim
-from ..tasks import accuracy, mlp
+from ..tasks import accuracy, mlp, train_full_batch
 
 
 def _noisy_breast_cancer(seed: int, config: Mapping[str, Any]) -> tuple[torch.Tensor, ...]:
@@ -48,13 +48,14 @@ def eg_sparsity_breast_cancer(arm: str, seed: int, config: Mapping[str, Any]) ->
     model = mlp(x_tr.shape[1], config["hidden"], 2)
     opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
     gen = torch.Generator().manual_seed(seed + 1)
-    for _ in range(config["epochs"]):
-        model.train()  # no dropout / batch norm: train and eval mode compute the same function
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x_tr), y_tr)
-        if arm == "treatment":
+
+    def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = F.cross_entropy(logits, y)
+        if arm == "treatment":  # the EG attributions of the same full batch, one sample per example
             attr = expected_gradients(model, x_tr, y_tr, x_tr, n_samples=1, generator=gen, create_graph=True)
             loss = loss + config["lam"] * gini_sparsity_prior(attr)
-        loss.backward()
-        opt.step()
+        return loss
+
+    # no dropout / batch norm: train and eval mode compute the same function
+    train_full_batch(model, x_tr, y_tr, loss_fn, opt, config["epochs"])
     return accuracy(model, x_te, y_te)

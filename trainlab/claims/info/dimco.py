@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from ...datasets import load
 from ...info.dimco import DIMCOLoss
 from ..base import claim
-from ..tasks import batches, mlp
+from ..tasks import fit, mlp
 
 
 DIMCO_PAPER = "Discrete Infomax Codes for Supervised Representation Learning"
@@ -80,16 +80,12 @@ def dimco_retrieval(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     params = list(encoder.parameters()) + list(head.parameters())
     opt = torch.optim.Adam(params, lr=config["lr"])
     dimco = DIMCOLoss(beta=config["beta"])
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(config["epochs"]):
-        for idx in batches(len(x), config["batch_size"], gen):
-            if len(idx) < 2:
-                continue
-            z = encoder(x[idx])
-            loss = dimco(z.view(-1, d, k), y[idx]) if arm == "treatment" else F.cross_entropy(head(z), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+
+    def loss_fn(z: Tensor, t: Tensor, idx: Tensor) -> Tensor:  # z = encoder(x)
+        return dimco(z.view(-1, d, k), t) if arm == "treatment" else F.cross_entropy(head(z), t)
+
+    fit(encoder, x, y, opt, epochs=config["epochs"], batch_size=config["batch_size"], seed=seed, loss_fn=loss_fn,
+        min_batch=2)
     with torch.no_grad():
         encoder.eval()
         if arm == "treatment":

@@ -25,13 +25,12 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...datasets import load
 from ...info.plane import InformationPlane
 from ..base import claim
-from ..tasks import batches
+from ..tasks import ce_loss, train_epochs
 
 CONFIG = {"hidden": (10, 7, 5, 4, 3), "lr": 4e-4, "batch_size": 256, "epochs": 2000, "n_bins": 30,
           "checkpoints": 40, "fit_fraction": 0.9}
@@ -82,10 +81,8 @@ def _run(seed: int, frozen: tuple) -> InformationPlane:
                 plane.record(epoch, model.layers(x_all), y_all)
         if epoch == config["epochs"]:
             break
-        for idx in batches(len(split.x_train), config["batch_size"], g):
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(split.x_train[idx]), split.y_train[idx]).backward()
-            opt.step()
+        train_epochs(model, split.x_train, split.y_train, ce_loss, opt, epochs=1, batch_size=config["batch_size"],
+                     generator=g)
     return plane
 
 

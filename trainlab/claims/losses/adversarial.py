@@ -17,7 +17,7 @@ from torch import nn
 from ...datasets import load
 from ...losses.adversarial import SmoothAdvCompSumLoss
 from ..base import claim
-from ..tasks import DIGITS_SGD, accuracy, batches, mlp
+from ..tasks import DIGITS_SGD, accuracy, mlp, train_epochs
 
 
 def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int,
@@ -41,16 +41,14 @@ def robust_digits_accuracy(use_smooth: bool, seed: int, config: Mapping[str, Any
     opt = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"],
                           weight_decay=config["weight_decay"])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config["epochs"])
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(config["epochs"]):
-        model.train()
-        for idx in batches(len(x_tr), config["batch_size"], gen):
-            loss = smooth(model, x_tr[idx], y_tr[idx], generator=gen) if use_smooth else F.cross_entropy(
-                model(x_tr[idx]), y_tr[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        sched.step()
+    gen = torch.Generator().manual_seed(seed)  # draws the batches and the smooth loss's PGD starts
+
+    def loss_fn(logits: torch.Tensor, t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        # the smooth loss recomputes the logits around its own PGD perturbation (parameter grads untouched)
+        return smooth(model, x_tr[idx], t, generator=gen) if use_smooth else F.cross_entropy(logits, t)
+
+    train_epochs(model, x_tr, y_tr, loss_fn, opt, epochs=config["epochs"], batch_size=config["batch_size"],
+                 generator=gen, scheduler=sched)
     model.eval()
     x_adv = pgd_attack(model, x_te, y_te, config["eps"], config["attack_steps"], torch.Generator().manual_seed(seed))
     return accuracy(model, x_adv, y_te)

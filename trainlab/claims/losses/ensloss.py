@@ -17,7 +17,7 @@ from torch import nn
 from ...datasets import load
 from ...losses.ensloss import EnsLoss
 from ..base import claim
-from ..tasks import batches
+from ..tasks import fit
 
 
 def _tab_mlp(d: int, width: int, depth: int) -> nn.Sequential:
@@ -35,19 +35,12 @@ def ensloss_accuracy(use_ensloss: bool, seed: int, config: Mapping[str, Any]) ->
     ens = EnsLoss(lam=config["lam"], seed=seed)
     opt = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=0.9, weight_decay=config["weight_decay"])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config["epochs"])
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(config["epochs"]):
-        model.train()
-        for idx in batches(len(x_tr), config["batch_size"], gen):
-            if len(idx) < 2:  # BatchNorm needs two rows
-                continue
-            out = model(x_tr[idx])  # (B, 1)
-            loss = ens(out, y_tr[idx]) if use_ensloss else F.binary_cross_entropy_with_logits(
-                out[:, 0], y_tr[idx].float())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        sched.step()
+
+    def loss_fn(out: torch.Tensor, t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:  # out (B, 1)
+        return ens(out, t) if use_ensloss else F.binary_cross_entropy_with_logits(out[:, 0], t.float())
+
+    fit(model, x_tr, y_tr, opt, epochs=config["epochs"], batch_size=config["batch_size"], seed=seed, loss_fn=loss_fn,
+        scheduler=sched, min_batch=2)  # BatchNorm needs two rows
     model.eval()
     with torch.no_grad():
         return 100.0 * ((model(x_te)[:, 0] > 0).long() == y_te).float().mean().item()

@@ -12,13 +12,12 @@ import math
 from typing import Any, Mapping
 
 import torch
-import torch.nn.functional as F
 
 from ...datasets import load
 from ...losses.pskd import PSKDLoss
 from ...metrics.calibration import expected_calibration_error
 from ..base import claim
-from ..tasks import accuracy, batches, mlp, shared_per_config
+from ..tasks import accuracy, ce_loss, mlp, shared_per_config, train_epochs
 
 
 PAPER_PSKD = "Self-Knowledge Distillation with Progressive Refinement of Targets"
@@ -39,16 +38,11 @@ def _pskd_run(use_pskd: bool, seed: int, config: Mapping[str, Any]) -> tuple[flo
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[epochs // 2, (3 * epochs) // 4], gamma=0.1)
     pskd = PSKDLoss(len(x_tr), 10, alpha_T=config["alpha_T"], num_epochs=epochs)
     gen = torch.Generator().manual_seed(seed)
-    model.train()
+    loss_fn = pskd if use_pskd else ce_loss  # pskd(logits, targets, index)
     for epoch in range(epochs):
         pskd.set_epoch(epoch)
-        for idx in batches(len(x_tr), config["batch_size"], gen):
-            opt.zero_grad(set_to_none=True)
-            logits = model(x_tr[idx])
-            loss = pskd(logits, y_tr[idx], idx) if use_pskd else F.cross_entropy(logits, y_tr[idx])
-            loss.backward()
-            opt.step()
-        sched.step()
+        train_epochs(model, x_tr, y_tr, loss_fn, opt, epochs=1, batch_size=config["batch_size"], generator=gen,
+                     scheduler=sched)
     acc = accuracy(model, x_te, y_te)
     with torch.no_grad():
         probs = torch.softmax(model(x_te), dim=1).double()

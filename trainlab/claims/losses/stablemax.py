@@ -19,6 +19,7 @@ from torch import nn
 from ...datasets import load
 from ...losses import StableMaxCrossEntropy
 from ..base import claim
+from ..tasks import train_full_batch
 
 
 def one_hot_mlp(p: int, hidden: tuple[int, ...]) -> nn.Sequential:
@@ -41,10 +42,7 @@ def modular_test_accuracy(use_stablemax: bool, seed: int, config: Mapping[str, A
     opt = torch.optim.AdamW(model.parameters(), lr=config["lr"], betas=tuple(config["betas"]), eps=config["eps"],
                             weight_decay=0.0)
     loss_fn = StableMaxCrossEntropy(dtype="float64") if use_stablemax else nn.CrossEntropyLoss()
-    for _ in range(config["steps"]):
-        opt.zero_grad(set_to_none=True)
-        loss_fn(model(x_tr), y_tr).backward()
-        opt.step()
+    train_full_batch(model, x_tr, y_tr, loss_fn, opt, config["steps"])
     with torch.no_grad():
         return 100.0 * (model(x_te).argmax(1) == y_te).float().mean().item()
 

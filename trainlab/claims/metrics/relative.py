@@ -12,13 +12,12 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...datasets import load
 from ...metrics.relative import neighbour_jaccard, relative_representation
 from ..base import claim
-from ..tasks import batches, mlp
+from ..tasks import fit_adam, mlp
 
 
 REL = "Relative representations enable zero-shot latent space communication"
@@ -40,16 +39,6 @@ class _Stitchable(nn.Module):
         return self.decoder(self.embed(x))
 
 
-def _fit(model: nn.Module, x: Tensor, y: Tensor, config: Mapping[str, Any], seed: int) -> None:
-    opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(config["epochs"]):
-        for idx in batches(len(x), config["batch_size"], gen):
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
-
-
 def _pair(relative: bool, seed: int, config: Mapping[str, Any]):
     d = load("digits", seed=seed)
     x, y, x_te, y_te = d.x_train, d.y_train, d.x_test, d.y_test
@@ -58,7 +47,7 @@ def _pair(relative: bool, seed: int, config: Mapping[str, Any]):
     for s in (seed, seed + 1000):
         torch.manual_seed(s)
         m = _Stitchable(relative, anchors, config["latent"], config["hidden"])
-        _fit(m, x, y, config, s)
+        fit_adam(m, x, y, lr=config["lr"], epochs=config["epochs"], batch_size=config["batch_size"], seed=s)
         models.append(m.eval())
     return models, x_te, y_te
 

@@ -39,6 +39,7 @@ from ..tasks import (
     accuracy_spread,
     mlp,
     sgd_lr_spread,
+    train_full_batch,
     vs_tuned_sgd,
 )
 
@@ -99,9 +100,5 @@ def orthograd_modular_addition(arm: str, seed: int, config: Mapping[str, Any]) -
     model = mlp(2 * p, config["hidden"], p)
     kw = dict(lr=config["lr"], betas=tuple(config["betas"]), weight_decay=config["weight_decay"])
     opt = ortho_adamw(model.parameters(), **kw) if arm == "treatment" else torch.optim.AdamW(model.parameters(), **kw)
-    model.train()
-    for _ in range(config["steps"]):
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x_tr), y_tr).backward()
-        opt.step()
+    train_full_batch(model, x_tr, y_tr, F.cross_entropy, opt, config["steps"])
     return accuracy(model, x_te, y_te)

@@ -29,7 +29,7 @@ from torch import nn
 from ...datasets import load
 from ...optim import GrokfastEMA, ademamix, with_transforms
 from ..base import claim
-from ..tasks import batches, mlp
+from ..tasks import mlp, train_full_batch, train_steps
 
 
 # ------------------------------------------------------------------------------------------ AdEMAMix
@@ -43,16 +43,8 @@ def final_train_loss(use_ademamix: bool, seed: int, config: Mapping[str, Any]) -
                        beta3_warmup=steps, alpha_warmup=steps, weight_decay=config["weight_decay"])
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
-    gen = torch.Generator().manual_seed(seed)
-    step = 0
-    while step < steps:
-        for idx in batches(len(x_tr), config["batch_size"], gen):
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x_tr[idx]), y_tr[idx]).backward()
-            opt.step()
-            step += 1
-            if step == steps:
-                break
+    train_steps(model, x_tr, y_tr, opt, steps=steps, batch_size=config["batch_size"],
+                generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         return F.cross_entropy(model(x_tr), y_tr).item()
 
@@ -95,16 +87,13 @@ def steps_to_accuracy(use_grokfast: bool, seed: int, config: Mapping[str, Any]) 
                                                    weight_decay=config["weight_decay"])
     if use_grokfast:
         opt = with_transforms(opt, GrokfastEMA(alpha=config["grokfast_alpha"], lamb=config["grokfast_lamb"]))
-    for step in range(1, config["max_steps"] + 1):
-        model.train()
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x_tr), y_tr).backward()
-        opt.step()
-        if step % config["eval_every"] == 0:
-            model.eval()
-            with torch.no_grad():
-                if (model(x_te).argmax(1) == y_te).float().mean().item() >= config["target_accuracy"]:
-                    return step
+    every = config["eval_every"]
+    for step in range(every, config["max_steps"] + 1, every):  # steps after the last check cannot change the result
+        train_full_batch(model, x_tr, y_tr, F.cross_entropy, opt, every)
+        model.eval()
+        with torch.no_grad():
+            if (model(x_te).argmax(1) == y_te).float().mean().item() >= config["target_accuracy"]:
+                return step
     return config["max_steps"]
 
 

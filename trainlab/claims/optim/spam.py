@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ...datasets import load
 from ...optim.spam import stable_spam
 from ..base import claim
-from ..tasks import batches, mlp
+from ..tasks import mlp, train_steps
 
 
 def inject_spikes(model: torch.nn.Module, fraction: float, scale: float, gen: torch.Generator) -> None:
@@ -42,17 +42,13 @@ def spiky_train_loss(use_stable_spam: bool, seed: int, config: Mapping[str, Any]
         opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
     gen = torch.Generator().manual_seed(seed)
     spike_gen = torch.Generator().manual_seed(10_000 + seed)  # same spikes for both arms
-    step = 0
-    while step < config["steps"]:
-        for idx in batches(len(x_tr), config["batch_size"], gen):
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x_tr[idx]), y_tr[idx]).backward()
-            step += 1
-            if step % config["spike_every"] == 0:
-                inject_spikes(model, config["spike_fraction"], config["spike_scale"], spike_gen)
-            opt.step()
-            if step == config["steps"]:
-                break
+
+    def spikes(step: int) -> None:
+        if step % config["spike_every"] == 0:
+            inject_spikes(model, config["spike_fraction"], config["spike_scale"], spike_gen)
+
+    train_steps(model, x_tr, y_tr, opt, steps=config["steps"], batch_size=config["batch_size"], generator=gen,
+                after_backward=spikes)
     with torch.no_grad():
         loss = F.cross_entropy(model(x_tr), y_tr).item()
     return loss if math.isfinite(loss) else 1e6  # a diverged run counts as a very high loss

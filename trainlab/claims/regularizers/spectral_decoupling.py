@@ -19,7 +19,7 @@ from sklearn.datasets import make_moons
 
 from ...regularizers.spectral_decoupling import SpectralDecoupling
 from ..base import claim
-from ..tasks import accuracy, mlp
+from ..tasks import accuracy, mlp, train_full_batch
 
 
 def gs_two_moons(n: int, seed: int, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,12 +43,7 @@ def sd_moons_accuracy(use_sd: bool, seed: int, config: Mapping[str, Any]) -> flo
     sd = SpectralDecoupling(lam=config["sd_lam"])
     opt = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=0.9,
                           weight_decay=0.0 if use_sd else config["weight_decay"])
-    for _ in range(config["epochs"]):
-        logits = model(x)
-        loss = sd(logits, y) if use_sd else F.cross_entropy(logits, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    train_full_batch(model, x, y, sd if use_sd else F.cross_entropy, opt, config["epochs"])
     return accuracy(model, x_te, y_te)
 
 
