@@ -35,7 +35,7 @@ def _worker(spec: dict) -> dict:
     gen = torch.Generator().manual_seed(1)
     out: dict = {}
     if spec["case"] == "hessian":
-        from trainlab.claims._train import mlp
+        from trainlab.claims.tasks import mlp
         from trainlab.metrics.hessian import dense_hessian, hessian_top_eigenspace
 
         model = mlp(64, spec["width"], 10, depth=1)

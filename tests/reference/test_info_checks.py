@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from trainlab.claims.info_losses import precision_at_k
+from trainlab.claims.info.dimco import precision_at_k
 from trainlab.info._checks import check_block_size, check_int, check_pair, check_same_count, check_samples
 from trainlab.info.critics import SeparableCritic
 from trainlab.info.kernel import cs_qmi

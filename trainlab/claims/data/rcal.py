@@ -1,0 +1,67 @@
+"""Representation calibration (RCAL) on long-tailed noisy digits.
+
+RCAL (catalog claim hint): digits training split made long-tailed (class k keeps n_max * 10^(-k/9) examples,
+imbalance ratio 10), then 20% symmetric noise; 20-dim PCA of the (unlabelled) training pixels as the
+representation. Baseline: multinomial logistic regression (sklearn defaults, C=1). Treatment: the same model
+on real + RCAL-sampled features (LOF robust Gaussians, tail calibration with the q=2 nearest head classes and
+alpha=0.21 as in "Free Lunch for Few-shot Learning", which RCAL follows for this step; n_max samples per class).
+Metric: balanced test accuracy (%). The catalog asks for 5 seeds; the task brief fixed 3.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score
+
+from ...data.rcal import RepresentationCalibration
+from ...datasets import add_label_noise, load
+from ..base import claim
+
+
+PAPER_RCAL = "When Noisy Labels Meet Long Tail Dilemmas: A Representation Calibration Method"
+RCAL = {"imbalance": 10.0, "noise": 0.2, "pca_dim": 20, "q": 2, "alpha": 0.21, "n_neighbors": 20}
+
+
+def long_tailed_noisy_digits(seed: int, config: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
+    """(z_train, y_noisy, z_test, y_test): long-tailed (ratio `imbalance`) noisy digits as PCA features."""
+    x_tr, y_tr, x_te, y_te = load("digits", seed=seed)
+    rng = np.random.default_rng(seed)
+    y_np = y_tr.numpy()
+    n_max = int(np.bincount(y_np).min())
+    keep = np.concatenate([rng.permutation(np.flatnonzero(y_np == k))[: int(n_max * config["imbalance"] ** (-k / 9))]
+                           for k in range(10)])
+    y_noisy, _ = add_label_noise(y_tr[keep], config["noise"], 10, kind="symmetric", seed=seed)
+    pca = PCA(config["pca_dim"], random_state=seed).fit(x_tr[keep].numpy())
+    return pca.transform(x_tr[keep].numpy()), y_noisy.numpy(), pca.transform(x_te.numpy()), y_te.numpy()
+
+
+def rcal_balanced_accuracy(use_rcal: bool, seed: int, config: Mapping[str, Any]) -> float:
+    """Balanced clean test accuracy (%) of logistic regression, with or without RCAL-sampled features."""
+    z, y, z_te, y_te = long_tailed_noisy_digits(seed, config)
+    if use_rcal:
+        rc = RepresentationCalibration(10, q=config["q"], alpha=config["alpha"],
+                                       n_neighbors=config["n_neighbors"]).fit(z, y)
+        zs, ys = rc.sample(int(np.bincount(y).max()), seed=seed)
+        z, y = np.concatenate([z, zs.numpy()]), np.concatenate([y, ys.numpy()])
+    clf = LogisticRegression(max_iter=5000).fit(z, y)
+    return 100.0 * float(balanced_accuracy_score(y_te, clf.predict(z_te)))
+
+
+@claim(
+    name="rcal-longtail-noisy-digits",
+    paper=PAPER_RCAL,
+    statement="Training a linear classifier on real + RCAL-sampled representations (robust per-class Gaussians, "
+              "tail calibration) raises balanced test accuracy over plain logistic regression by >= 3 points "
+              "on long-tailed (ratio 10), 20%-noisy digits.",
+    task="digits, long-tailed train split (ratio 10) + 20% symmetric noise, 20-dim PCA features, logistic regression",
+    baseline="logistic regression on real features", treatment="logistic regression on real + RCAL samples "
+                                                                "(q=2, alpha=0.21, LOF k=20)",
+    metric="balanced clean test accuracy (%)", direction="higher", min_effect=3.0,
+    config=RCAL, quick={}, seeds=3, quick_seeds=2, components=("rcal",),
+)
+def rcal_longtail_noisy_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
+    return rcal_balanced_accuracy(arm == "treatment", seed, config)

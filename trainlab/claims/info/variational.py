@@ -1,0 +1,74 @@
+"""Variational MI estimators on correlated Gaussians with known MI: SMILE's variance and InfoNCE's ceiling.
+
+Set-up fixed before any run, from the SMILE paper's Gaussian experiment and its official code
+(github.com/ermongroup/smile-mi-estimator): x, y in R^20 with per-coordinate correlation chosen so that
+the true MI is 6 (claim 1) or 10 nats (claim 2); batch 64; Adam lr 5e-4; separable critic g(x)^T h(y)
+with ReLU MLPs of 2 hidden layers of width 256 and a 32-d embedding; 4000 steps per MI level as in
+the paper (500 in quick mode), every step on FRESH samples (n = steps * batch rows, each used once,
+so the critic cannot overfit a finite set). The per-step minibatch estimates are what the paper plots;
+the last quarter of training (1000 steps, 125 in quick mode) is scored. One difference: the paper
+raises MI as a staircase 2->4->...->10 nats and trains through it; here each run trains at one level
+from scratch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import torch
+
+from ...datasets import load
+from ...info.consistency import train_critic
+from ..base import claim
+
+SMILE_PAPER = "Understanding the Limitations of Variational Mutual Information Estimators"
+CONFIG = {"d": 20, "batch_size": 64, "lr": 5e-4, "critic": "separable", "steps": 4000, "window": 1000,
+          "clip": 5.0, "mine_ema_rate": 0.01}
+QUICK = {"steps": 500, "window": 125}
+
+
+def last_estimates(method: str, mi: float, seed: int, config: Mapping[str, Any]) -> torch.Tensor:
+    """Train `method` on fresh correlated-Gaussian batches at true MI `mi`; return the last `window` estimates."""
+    n = config["steps"] * config["batch_size"]
+    split = load("correlated_gaussians", seed=seed, n=n, d=config["d"], mi=mi)
+    torch.manual_seed(seed)
+    _, est = train_critic(split.x_train, split.y_train, method=method, critic=config["critic"],
+                          steps=config["steps"], batch_size=config["batch_size"], lr=config["lr"], seed=seed,
+                          clip=config["clip"], ema_rate=config["mine_ema_rate"])
+    return est[-config["window"]:]
+
+
+@claim(
+    name="smile-variance-high-mi",
+    paper=SMILE_PAPER,
+    statement="At high MI (6 nats, d=20, batch 64) the SMILE estimate (clip tau=5) has at most a third of "
+              "the variance of MINE's over training steps.",
+    task="correlated Gaussians d=20, true MI 6 nats, fresh batches of 64, separable critic 256x2 -> 32",
+    baseline="MINE (DV with moving-average gradient, rate 0.01)", treatment="SMILE (tau=5)",
+    metric="log10 variance (nats^2) of the per-step estimate over the last quarter of training",
+    direction="lower", min_effect=math.log10(3.0),
+    config={**CONFIG, "mi": 6.0}, quick=QUICK, seeds=3, quick_seeds=2,
+    components=("smile_bound", "mine", "separable_critic"),
+)
+def smile_variance_high_mi(arm: str, seed: int, config: Mapping[str, Any]) -> float:
+    method = "mine" if arm == "baseline" else "smile"
+    return math.log10(float(last_estimates(method, config["mi"], seed, config).var()))
+
+
+@claim(
+    name="infonce-saturation",
+    paper=SMILE_PAPER,
+    statement="InfoNCE cannot exceed log(batch) = log 64 = 4.16 nats, so at a true MI of 10 nats its error is "
+              ">= 5.8 nats; SMILE (tau=5), which has no such ceiling, lowers the absolute error to the true MI "
+              "by at least 2 nats.",
+    task="correlated Gaussians d=20, true MI 10 nats, fresh batches of 64, separable critic 256x2 -> 32",
+    baseline="InfoNCE", treatment="SMILE (tau=5)",
+    metric="|mean estimate over the last quarter of training - true MI| (nats)",
+    direction="lower", min_effect=2.0,
+    config={**CONFIG, "mi": 10.0}, quick=QUICK, seeds=3, quick_seeds=2,
+    components=("infonce_bound", "smile_bound", "separable_critic"),
+)
+def infonce_saturation(arm: str, seed: int, config: Mapping[str, Any]) -> float:
+    method = "infonce" if arm == "baseline" else "smile"
+    return abs(float(last_estimates(method, config["mi"], seed, config).mean()) - config["mi"])

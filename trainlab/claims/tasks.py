@@ -1,0 +1,410 @@
+"""Shared recipes of the claims: memo, models, training loops, embedded tasks, evaluation.
+
+Small and deterministic (in-memory tensors, no DataLoader). Claim modules import from here, from
+`base` (the `claim` decorator) and from the library, never from each other; a recipe that two claim
+modules need lives here.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache, wraps
+from typing import Any, Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.preprocessing import StandardScaler
+from torch import Tensor, nn
+
+from ..datasets import add_label_noise, load
+from ..optim.extras import dog
+from ..optim.udog import udog
+
+LossFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+# ------------------------------------------------------------------------------------------ memo
+def shared_per_config(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Memoise a deterministic `fn(*args, config)` so claims and arms that need the same run share it.
+
+    `config` (a mapping, the last argument) is keyed by its sorted items; results are shared, not copied,
+    so callers must only read them.
+    """
+    cached = lru_cache(maxsize=32)(lambda *key: fn(*key[:-1], dict(key[-1])))
+
+    @wraps(fn)
+    def wrapper(*args: Any) -> Any:
+        return cached(*args[:-1], tuple(sorted(args[-1].items())))
+
+    return wrapper
+
+
+# ------------------------------------------------------------------------------------------ models
+def mlp(in_dim: int, hidden: int, out_dim: int, depth: int = 2) -> nn.Sequential:
+    """ReLU MLP with `depth` hidden layers of width `hidden`."""
+    layers: list[nn.Module] = []
+    d = in_dim
+    for _ in range(depth):
+        layers += [nn.Linear(d, hidden), nn.ReLU()]
+        d = hidden
+    layers.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*layers)
+
+
+# ------------------------------------------------------------------------------------------ training loops
+def ce_loss(logits: Tensor, targets: Tensor, idx: Tensor | None = None) -> Tensor:
+    """Cross-entropy as a `train_epochs` loss (the example indices are ignored)."""
+    return F.cross_entropy(logits, targets)
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator):
+    """Shuffled index batches covering 0..n-1 once (the last batch may be smaller)."""
+    perm = torch.randperm(n, generator=generator)
+    return perm.split(batch_size)
+
+
+def train_epochs(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    loss_fn: Callable[[Tensor, Tensor, Tensor], Tensor],
+    optimizer: torch.optim.Optimizer,
+    *,
+    epochs: int,
+    batch_size: int,
+    generator: torch.Generator,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    closure: bool = False,
+    min_batch: int = 1,
+) -> None:
+    """Minibatch training; `loss_fn(logits, targets, index)` receives the example indices too.
+
+    Each epoch draws one permutation from `generator`; `scheduler` (if any) steps after every epoch.
+    closure=True steps with `optimizer.step(closure)` (for optimizers that evaluate the batch loss
+    themselves, possibly more than once), the closure zeroing the gradients and back-propagating.
+    Batches smaller than `min_batch` (the last one of an epoch) are skipped, e.g. 2 for BatchNorm.
+    """
+    model.train()
+    for _ in range(epochs):
+        for idx in batches(len(x), batch_size, generator):
+            if len(idx) < min_batch:
+                continue
+            if closure:
+                def batch_loss(idx: Tensor = idx) -> Tensor:
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = loss_fn(model(x[idx]), y[idx], idx)
+                    loss.backward()
+                    return loss
+
+                optimizer.step(batch_loss)
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx], idx)
+            loss.backward()
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+
+
+def fit(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer, *, epochs: int,
+        batch_size: int, seed: int, loss_fn: LossFn = ce_loss,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, closure: bool = False,
+        min_batch: int = 1) -> nn.Module:
+    """`train_epochs` with batches drawn by a fresh generator seeded with `seed`; returns the model."""
+    train_epochs(model, x, y, loss_fn, optimizer, epochs=epochs, batch_size=batch_size,
+                 generator=torch.Generator().manual_seed(seed), scheduler=scheduler, closure=closure,
+                 min_batch=min_batch)
+    return model
+
+
+def fit_adam(model: nn.Module, x: Tensor, y: Tensor, *, lr: float, epochs: int, batch_size: int, seed: int,
+             loss_fn: LossFn = ce_loss) -> nn.Module:
+    """`fit` with Adam(lr) (no weight decay); returns the model (still in train mode)."""
+    return fit(model, x, y, torch.optim.Adam(model.parameters(), lr=lr), epochs=epochs, batch_size=batch_size,
+               seed=seed, loss_fn=loss_fn)
+
+
+def adam_eval(model: nn.Module, x: Tensor, y: Tensor, epochs: int, seed: int, loss_fn: LossFn = ce_loss) -> nn.Module:
+    """The explain claims' recipe: `fit_adam` with lr 1e-3 and batch 64; returns the model in eval mode."""
+    return fit_adam(model, x, y, lr=1e-3, epochs=epochs, batch_size=64, seed=seed, loss_fn=loss_fn).eval()
+
+
+def train_steps(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer, *, steps: int,
+                batch_size: int, generator: torch.Generator,
+                after_backward: Callable[[int], None] | None = None) -> None:
+    """`steps` cross-entropy minibatch steps, epoch after epoch of shuffled batches (the last epoch cut
+    short); `after_backward(step)` (step counted from 1) may edit the gradients before each update."""
+    step = 0
+    while step < steps:
+        for idx in batches(len(x), batch_size, generator):
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x[idx]), y[idx]).backward()
+            step += 1
+            if after_backward is not None:
+                after_backward(step)
+            optimizer.step()
+            if step == steps:
+                break
+
+
+def train_full_batch(model: nn.Module, x: Tensor, y: Tensor, loss_fn: Callable[[Tensor, Tensor], Tensor],
+                     optimizer: torch.optim.Optimizer, steps: int) -> None:
+    """`steps` full-batch steps on `loss_fn(model(x), y)`."""
+    model.train()
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+
+
+def train_sgd_mixup(
+    model: nn.Module, x: Tensor, y: Tensor, config: Mapping[str, Any], seed: int,
+    mix: Callable[..., Any] | None = None, num_classes: int = 10,
+) -> None:
+    """The digits-claims recipe: SGD (lr, momentum, weight_decay from config), cosine annealing over
+    config["epochs"], batches of config["batch_size"]; cross-entropy, or soft-target cross-entropy on
+    `mix(x, y, epoch=epoch)` batches (a `trainlab.losses.Mixup`) when `mix` is given."""
+    opt = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"],
+                          weight_decay=config["weight_decay"])
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config["epochs"])
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    for epoch in range(config["epochs"]):
+        for idx in batches(len(x), config["batch_size"], gen):
+            opt.zero_grad(set_to_none=True)
+            if mix is None:
+                loss = F.cross_entropy(model(x[idx]), y[idx])
+            else:
+                b = mix(x[idx], y[idx], epoch=epoch)
+                loss = -(b.soft_targets(num_classes) * F.log_softmax(model(b.x), dim=1)).sum(1).mean()
+            loss.backward()
+            opt.step()
+        sched.step()
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+@torch.no_grad()
+def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    """Top-1 accuracy in percent."""
+    model.eval()
+    return 100.0 * (model(x).argmax(1) == y).float().mean().item()
+
+
+# ------------------------------------------------------------------------------------------ frozen digits models
+def train_digits_mlp(seed: int, config: Mapping[str, Any], act: nn.Module | None = None
+                     ) -> tuple[nn.Module, Tensor, Tensor]:
+    """A digits MLP 64-hidden-hidden-10 trained with Adam (config["lr"], config["epochs"], batch 64) in eval
+    mode, with every ReLU swapped for `act` when given; and the test split (x_test, y_test)."""
+    x_tr, y_tr, x_te, y_te = load("digits", seed=seed)
+    torch.manual_seed(seed)
+    model = mlp(64, config["hidden"], 10)
+    if act is not None:  # swap every ReLU for the smooth activation
+        model = nn.Sequential(*[act if isinstance(m, nn.ReLU) else m for m in model])
+    fit_adam(model, x_tr, y_tr, lr=config["lr"], epochs=config["epochs"], batch_size=64, seed=seed)
+    return model.eval(), x_te, y_te
+
+
+def digits_subset(seed: int, n_train: int | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Digits (x_train, y_train, x_test, y_test), the training split cut to a seeded random `n_train` rows."""
+    s = load("digits", seed=seed)
+    x, y = s.x_train, s.y_train
+    if n_train is not None:
+        idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n_train]
+        x, y = x[idx], y[idx]
+    return x, y, s.x_test, s.y_test
+
+
+def frozen_softplus_digits(seed: int, config: Mapping[str, Any]) -> tuple[nn.Module, Tensor, Tensor]:
+    """The Softplus(beta) digits MLP with frozen weights, its first `images` test images x (N, D) and
+    its predicted labels t (N,) on them (the attributed class, which the attacks keep fixed)."""
+    model, x_te, _ = train_digits_mlp(seed, config, nn.Softplus(beta=config["beta"]))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x = x_te[: config["images"]]
+    with torch.no_grad():
+        t = model(x).argmax(1)
+    return model, x, t
+
+
+def logit_input_gradient(model: nn.Module, x: Tensor, t: Tensor, noise: Tensor | None, graph: bool) -> Tensor:
+    """Input gradient of logit t at x (N, D), or its mean over x + noise[s] for noise (S, N, D)."""
+    pts = x.unsqueeze(0) if noise is None else x.unsqueeze(0) + noise  # (S, N, D)
+    s = pts.shape[0]
+    pts = pts.reshape(-1, x.shape[1])
+    if not graph:
+        pts = pts.detach().requires_grad_(True)
+    with torch.enable_grad():
+        f = model(pts).gather(1, t.repeat(s)[:, None]).sum()
+        (g,) = torch.autograd.grad(f, pts, create_graph=graph)
+    return g.view(s, *x.shape).mean(0)
+
+
+def deletion_auc(model: nn.Module, x: Tensor, target: Tensor, order: Tensor, chunk: int) -> float:
+    """Mean target probability as pixels are zeroed `chunk` at a time in `order` (N, D)."""
+    probs = []
+    x = x.clone()
+    with torch.no_grad():
+        for k in range(0, x.shape[1] + 1, chunk):
+            if k > 0:
+                x.scatter_(1, order[:, k - chunk:k], 0.0)
+            probs.append(F.softmax(model(x), 1).gather(1, target[:, None]).squeeze(1))
+    return torch.stack(probs).mean().item()
+
+
+# ------------------------------------------------------------------------------------------ noisy digits
+# Digits (pixels / 16, 75/25 stratified split), 40% symmetric noise on the training labels only, MLP
+# 64-128-128-10, SGD momentum 0.9, lr 0.02, weight decay 1e-3, batch 128, cosine annealing, no early
+# stopping: the final model is scored on the clean test set. The optimiser settings are ELR's CIFAR-10
+# settings (its official config); epochs are 120 as there (40 in quick mode).
+NOISY_DIGITS = {"noise": 0.4, "noise_kind": "symmetric", "hidden": 128, "lr": 0.02, "momentum": 0.9,
+                "weight_decay": 1e-3, "batch_size": 128, "epochs": 120}
+NOISY_DIGITS_QUICK = {"epochs": 40}
+NOISY_DIGITS_TASK = "digits, 40% {} label noise, MLP 64-128-128-10, 120 epochs SGD, no early stopping"
+# The same MLP and optimiser without the noise (the digits recipe of `train_sgd_mixup`).
+DIGITS_SGD = {k: NOISY_DIGITS[k] for k in ("hidden", "lr", "momentum", "weight_decay", "batch_size", "epochs")}
+
+
+def train_noisy_digits(make_loss: Callable[[int], LossFn], seed: int, config: Mapping[str, Any]) -> float:
+    """Train on noisy digits with `make_loss(num_train)` -> loss(logits, target, index); clean test accuracy (%)."""
+    x_tr, y_tr, x_te, y_te = load("digits", seed=seed)
+    y_noisy, _ = add_label_noise(y_tr, config["noise"], 10, kind=config["noise_kind"], seed=seed)
+    torch.manual_seed(seed)
+    model = mlp(64, config["hidden"], 10)
+    loss_fn = make_loss(len(x_tr))
+    opt = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"],
+                          weight_decay=config["weight_decay"])
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config["epochs"])
+    fit(model, x_tr, y_noisy, opt, epochs=config["epochs"], batch_size=config["batch_size"], seed=seed,
+        loss_fn=loss_fn, scheduler=sched)
+    return accuracy(model, x_te, y_te)
+
+
+def cross_entropy(num_train: int) -> LossFn:
+    """The cross-entropy arm of `train_noisy_digits`."""
+    return lambda logits, t, idx: F.cross_entropy(logits, t)
+
+
+# ------------------------------------------------------------------------------------------ DoG's digits task
+# Digits (pixels / 16), ReLU MLP 64-64-64-10, minibatch 64, 20 epochs (8 in quick mode); the SGD baseline is
+# the spread of test accuracy over lr in {1e-4, 1e-3, 1e-2, 1e-1}.
+DOG_PAPER = "Accelerated Parameter-Free Stochastic Optimization"
+
+
+def digits_accuracy(make_opt, seed: int, config: Mapping[str, Any], closure: bool = False) -> float:
+    """Digits MLP trained by `make_opt(params)` (step(closure) when `closure`); test accuracy (%), 0 if NaN."""
+    x_tr, y_tr, x_te, y_te = load("digits", seed=seed)
+    torch.manual_seed(seed)
+    model = mlp(64, config["hidden"], 10)
+    fit(model, x_tr, y_tr, make_opt(model.parameters()), epochs=config["epochs"], batch_size=config["batch_size"],
+        seed=seed, closure=closure)
+    acc = accuracy(model, x_te, y_te)
+    return acc if acc == acc else 0.0  # a diverged (NaN) model predicts nothing right
+
+
+def accuracy_spread(make_opts, seed: int, config: Mapping[str, Any], closure: bool = False) -> float:
+    """max - min of `digits_accuracy` over the optimizers `make_opts` (a grid of one hyperparameter)."""
+    accs = [digits_accuracy(make_opt, seed, config, closure) for make_opt in make_opts]
+    return max(accs) - min(accs)
+
+
+def sgd_lr_spread(seed: int, config: Mapping[str, Any]) -> float:
+    """The baseline arm of the DoG-family robustness claims: SGD's accuracy spread over config["sgd_lrs"]."""
+    return accuracy_spread([lambda ps, lr=lr: torch.optim.SGD(ps, lr=lr) for lr in config["sgd_lrs"]], seed, config)
+
+
+# ------------------------------------------------------------------------------------------ DoG's convex problems
+# Logistic regression on z-scored breast_cancer and least squares on diabetes (z-scored target), the whole
+# sets (sklearn's bundled copies), linear, zero init, float64, minibatches of 32 drawn i.i.d. with replacement;
+# final loss = full-set loss at the last iterate, clamped to 1e6. See `claims/optim/udog.py` for the details.
+CONVEX_PROBLEMS = ("breast_cancer", "diabetes")
+CONVEX_CLAMP = 1e6
+CONVEX_CONFIG = {"steps": 2000, "batch_size": 32, "sgd_lrs": [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0],
+                 "reps_rel": 1e-6, "reps_grid": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2], "tolerance": 1.05}
+CONVEX_QUICK = {"steps": 500}
+CONVEX_TASK = ("logistic regression on z-scored breast_cancer and least squares on diabetes (z-scored target), "
+               "linear, zero init, float64, minibatch 32, 2000 steps")
+CONVEX_COMMON = dict(paper=DOG_PAPER, task=CONVEX_TASK, direction="lower", min_effect=0.0, config=CONVEX_CONFIG,
+                     quick=CONVEX_QUICK, seeds=3, quick_seeds=2)
+CONVEX_RELATIVE = "final full-set loss / tuned-SGD final loss (same problem and seed), worse problem per seed"
+
+
+@lru_cache(maxsize=2)
+def _convex_data(problem: str) -> tuple[Tensor, Tensor]:
+    """Whole set, z-scored: x (N, d) float64, y (N, 1) float64 (0/1 labels or the z-scored target)."""
+    if problem == "breast_cancer":
+        x, y = load_breast_cancer(return_X_y=True)
+    elif problem == "diabetes":
+        x, y = load_diabetes(return_X_y=True)
+        y = StandardScaler().fit_transform(y.reshape(-1, 1)).ravel()
+    else:
+        raise ValueError(f"problem must be one of {CONVEX_PROBLEMS}, got {problem!r}")
+    x = StandardScaler().fit_transform(x)
+    return torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64).reshape(-1, 1)
+
+
+def _convex_loss(problem: str, out: Tensor, y: Tensor) -> Tensor:
+    return F.binary_cross_entropy_with_logits(out, y) if problem == "breast_cancer" else F.mse_loss(out, y)
+
+
+@lru_cache(maxsize=512)
+def convex_final_loss(problem: str, opt: str, value: float, seed: int, steps: int, batch_size: int) -> float:
+    """Full-set loss after `steps` minibatch steps of `opt` ("sgd": lr = value; "dog"/"udog": reps_rel = value)."""
+    x, y = _convex_data(problem)
+    torch.manual_seed(seed)
+    model = nn.Linear(x.shape[1], 1, dtype=torch.float64)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.zero_()
+    if opt == "sgd":
+        optimizer: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=value)
+    elif opt == "dog":
+        optimizer = dog(model.parameters(), reps_rel=value)
+    elif opt == "udog":
+        optimizer = udog(model.parameters(), reps_rel=value)
+    else:
+        raise ValueError(f"opt must be 'sgd', 'dog' or 'udog', got {opt!r}")
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        idx = torch.randint(len(x), (batch_size,), generator=gen)  # (batch_size,) i.i.d. with replacement
+
+        def closure(idx: Tensor = idx) -> Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            loss = _convex_loss(problem, model(x[idx]), y[idx])
+            loss.backward()
+            return loss
+
+        if opt == "udog":
+            optimizer.step(closure)
+            continue
+        loss = closure()
+        if not math.isfinite(loss.item()):  # diverged SGD: the result is clamped anyway
+            return CONVEX_CLAMP
+        optimizer.step()
+    with torch.no_grad():
+        value = _convex_loss(problem, model(x), y).item()
+    return value if math.isfinite(value) and value < CONVEX_CLAMP else CONVEX_CLAMP
+
+
+def convex_loss(problem: str, opt: str, value: float, seed: int, config: Mapping[str, Any]) -> float:
+    """`convex_final_loss` with steps and batch size from `config`."""
+    return convex_final_loss(problem, opt, float(value), seed, int(config["steps"]), int(config["batch_size"]))
+
+
+def tuned_sgd(problem: str, seed: int, config: Mapping[str, Any]) -> float:
+    """Lowest final loss of SGD over the lr grid."""
+    return min(convex_loss(problem, "sgd", lr, seed, config) for lr in config["sgd_lrs"])
+
+
+def worse_problem(arm: str, pairs: list[tuple[float, float]]) -> float:
+    """Given (baseline, treatment) per problem, return `arm`'s value on the problem worst for the claim."""
+    b, t = max(pairs, key=lambda bt: bt[1] - bt[0])
+    return b if arm == "baseline" else t
+
+
+def vs_tuned_sgd(opt: str, arm: str, seed: int, config: Mapping[str, Any]) -> float:
+    """Baseline: the tolerance (1.05); treatment: `opt`'s untuned final loss / tuned SGD's, worse problem."""
+    if arm == "baseline":
+        return float(config["tolerance"])  # 1.05 x tuned SGD / tuned SGD, on every problem
+    return max(convex_loss(p, opt, config["reps_rel"], seed, config) / tuned_sgd(p, seed, config)
+               for p in CONVEX_PROBLEMS)
