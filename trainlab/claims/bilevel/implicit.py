@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from ...bilevel.implicit import ift_hypergradient
 from ...datasets import load
 from ..base import claim
+from ..base import PROVISIONAL_MIN_EFFECT  # replaced from the paper before the evidence run
 
 
 IFT_PAPER = "Optimizing Millions of Hyperparameters by Implicit Differentiation"
@@ -102,8 +103,8 @@ IFT_QUICK = {"warmup": 100, "rounds": 60}
 _IFT_COMMON = dict(
     paper=IFT_PAPER, task="digits, 100 train / 300 val, logistic regression with 650 per-weight L2 coefficients",
     treatment="IFT + Neumann(K=20) hypergradients, Adam(0.1) on log lam, 200 rounds of 10 GD steps",
-    metric="test cross-entropy (nats)", direction="lower", min_effect=0.0, config=IFT_CONFIG, quick=IFT_QUICK,
-    seeds=3, quick_seeds=2, components=("ift_hypergradient", "neumann_inverse_hvp"),
+    metric="test cross-entropy (nats)", direction="lower", min_effect=PROVISIONAL_MIN_EFFECT, config=IFT_CONFIG, quick=IFT_QUICK,
+    quick_seeds=2, components=("ift_hypergradient", "neumann_inverse_hvp"),
 )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from ...data import find_label_issues, out_of_fold_probs
 from ...datasets import add_label_noise, load
 from ..base import claim
+from ..base import PROVISIONAL_MIN_EFFECT  # replaced from the paper before the evidence run
 
 
 def _f1(flag: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
@@ -46,9 +47,9 @@ def label_issue_scores(seed: int, config: Mapping[str, Any]) -> dict[str, tuple[
               "example whose out-of-fold argmax disagrees with its label.",
     task="digits train split, 20% symmetric noise, 5-fold out-of-fold logistic regression",
     baseline="flag argmax(p) != given label", treatment="find_label_issues(filter_by='prune_by_noise_rate')",
-    metric="F1 (%) of flagged vs truly flipped examples", direction="higher", min_effect=0.0,
+    metric="F1 (%) of flagged vs truly flipped examples", direction="higher", min_effect=PROVISIONAL_MIN_EFFECT,
     config={"noise": 0.2, "folds": 5, "max_iter": 1000, "filter_by": "prune_by_noise_rate"},
-    quick={"max_iter": 300}, seeds=3, quick_seeds=2, components=("find_label_issues",),
+    quick={"max_iter": 300}, quick_seeds=2, components=("find_label_issues",),
 )
 def confident_learning_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     return 100.0 * label_issue_scores(seed, config)[arm][2]

@@ -77,7 +77,7 @@ def coteaching_accuracy(seed: int, config: Mapping[str, Any]) -> float:
     task="digits, 40% symmetric label noise, MLP 64-128-128-10, 120 epochs SGD, no early stopping",
     baseline="cross-entropy", treatment="co-teaching (forget rate 0.4, num_gradual 10, exponent 1)",
     metric="clean test accuracy (%)", direction="higher", min_effect=3.0,
-    config={**NOISY_DIGITS, **COTEACH}, quick=NOISY_DIGITS_QUICK, seeds=3, quick_seeds=2,
+    config={**NOISY_DIGITS, **COTEACH}, quick=NOISY_DIGITS_QUICK, quick_seeds=2,
     components=("co_teaching",),
 )
 def coteaching_noisy_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
@@ -130,7 +130,7 @@ def nested_dropout_accuracy(use_nested: bool, seed: int, config: Mapping[str, An
     task="digits (90% train with 40% symmetric noise, 10% clean val), MLP 64-128-128-10, 120 epochs SGD",
     baseline="cross-entropy", treatment="CE + nested dropout (Gaussian prior, std 10)",
     metric="clean test accuracy (%)", direction="higher", min_effect=3.0,
-    config={**NOISY_DIGITS, **NESTED}, quick=NOISY_DIGITS_QUICK, seeds=3, quick_seeds=2,
+    config={**NOISY_DIGITS, **NESTED}, quick=NOISY_DIGITS_QUICK, quick_seeds=2,
     components=("nested_dropout",),
 )
 def nested_dropout_noisy_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -17,6 +17,7 @@ from ...data.gio import gio_select
 from ...datasets import load
 from ..base import claim
 from ..tasks import shared_per_config
+from ..base import PROVISIONAL_MIN_EFFECT  # replaced from the paper before the evidence run
 
 
 @shared_per_config
@@ -54,10 +55,10 @@ def gio_run(seed: int, config: Mapping[str, Any]) -> dict[str, float]:
               "accuracy on test digits 0-4 than a random subset of the same size, from a pool with 300 noise images.",
     task="digits train + 300 uniform-noise images, PCA-20 embedding, logistic regression on the subset",
     baseline="random subset of the GIO size", treatment="gio_select (k=5, 50 steps, lr 0.01, stop on KL increase)",
-    metric="test accuracy (%) on held-out digits 0-4", direction="higher", min_effect=0.0,
+    metric="test accuracy (%) on held-out digits 0-4", direction="higher", min_effect=PROVISIONAL_MIN_EFFECT,
     config={"n_noise": 300, "n_target": 50, "pca_dim": 20, "k": 5, "grad_steps": 50, "lr": 0.01,
             "init_size": 20, "max_iter": 1000},
-    quick={"grad_steps": 20, "max_iter": 300}, seeds=3, quick_seeds=2, components=("gio_select",),
+    quick={"grad_steps": 20, "max_iter": 300}, quick_seeds=2, components=("gio_select",),
 )
 def gio_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     return gio_run(seed, config)[arm]

@@ -61,7 +61,7 @@ def rcal_balanced_accuracy(use_rcal: bool, seed: int, config: Mapping[str, Any])
     baseline="logistic regression on real features", treatment="logistic regression on real + RCAL samples "
                                                                 "(q=2, alpha=0.21, LOF k=20)",
     metric="balanced clean test accuracy (%)", direction="higher", min_effect=3.0,
-    config=RCAL, quick={}, seeds=3, quick_seeds=2, components=("rcal",),
+    config=RCAL, quick={}, quick_seeds=2, components=("rcal",),
 )
 def rcal_longtail_noisy_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     return rcal_balanced_accuracy(arm == "treatment", seed, config)

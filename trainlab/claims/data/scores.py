@@ -16,6 +16,7 @@ from ...data import el2n_scores, prune_by_score
 from ...datasets import load
 from ..base import claim
 from ..tasks import accuracy, fit, mlp
+from ..base import PROVISIONAL_MIN_EFFECT  # replaced from the paper before the evidence run
 
 
 def _train_subset(x, y, seed: int, c: Mapping[str, Any]) -> torch.nn.Module:
@@ -34,10 +35,10 @@ def _train_subset(x, y, seed: int, c: Mapping[str, Any]) -> torch.nn.Module:
               "accuracy than training on a random 50%.",
     task="digits, MLP 64-128-128-10, keep 50%, 40 epochs SGD step schedule",
     baseline="random 50% subset", treatment="top-50% EL2N subset (keep_hard)",
-    metric="test accuracy (%)", direction="higher", min_effect=0.0,
+    metric="test accuracy (%)", direction="higher", min_effect=PROVISIONAL_MIN_EFFECT,
     config={"hidden": 128, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 128, "epochs": 40,
             "score_epochs": 5, "score_inits": 5, "keep_fraction": 0.5},
-    quick={"epochs": 15, "score_inits": 2}, seeds=3, quick_seeds=2,
+    quick={"epochs": 15, "score_inits": 2}, quick_seeds=2,
     components=("el2n_scores", "prune_by_score"),
 )
 def el2n_pruning_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -50,7 +50,7 @@ def _useful_train(x, y, seed: int, epochs: int, c: Mapping[str, Any]) -> torch.n
     config={"n_train": 1000, "n_test": 4000, "easy_fraction": 0.7, "easy_margin": 3.0, "easy_noise": 0.3,
             "patch_dim": 20, "patch_margin": 1.5, "noise_dim": 20, "hidden": 64, "lr": 0.05, "momentum": 0.9,
             "batch_size": 64, "epochs": 30, "separating_epoch": 2},
-    quick={"epochs": 15}, seeds=3, quick_seeds=2, components=("useful_upsample",),
+    quick={"epochs": 15}, quick_seeds=2, components=("useful_upsample",),
 )
 def useful_synthetic(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     x, y = _useful_data(seed, config["n_train"], config)

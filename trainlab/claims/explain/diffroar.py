@@ -49,7 +49,7 @@ def _grad_attr(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tens
     metric="DiffROAR(10%) in accuracy points", direction="higher", min_effect=5.0,
     config={"hidden": 128, "epochs": 30, "eps": 1.0, "pgd_steps": 7, "fraction": 0.1, "retrain_epochs": 30},
     quick={"epochs": 8, "pgd_steps": 5, "retrain_epochs": 6},
-    seeds=3, quick_seeds=2, components=("diff_roar", "block_digits"),
+    quick_seeds=2, components=("diff_roar", "block_digits"),
 )
 def diffroar_block_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     s = make_block_digits(seed)

@@ -39,7 +39,7 @@ def _noisy_breast_cancer(seed: int, config: Mapping[str, Any]) -> tuple[torch.Te
     baseline="cross-entropy only", treatment="cross-entropy + lam * (-Gini(mean |EG|)), 1 EG sample/example",
     metric="test accuracy (%)", direction="higher", min_effect=2.0,
     config={"hidden": 64, "lr": 1e-3, "epochs": 200, "lam": 1.0, "train": 100, "noise_features": 100},
-    quick={"epochs": 100}, seeds=5, quick_seeds=2,
+    quick={"epochs": 100}, seeds=5, seeds_reason="PROVISIONAL: review", quick_seeds=2,
     components=("expected_gradients", "eg_gini_sparsity_prior"),
 )
 def eg_sparsity_breast_cancer(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -32,7 +32,7 @@ from ..tasks import train_digits_mlp
     min_effect=0.5,
     config={"hidden": 128, "lr": 1e-3, "epochs": 30, "pairs": 50, "steps": 300, "step_size": 0.02,
             "reach": 0.2, "keep": 0.9},
-    quick={"epochs": 15, "pairs": 25}, seeds=3, quick_seeds=2,
+    quick={"epochs": 15, "pairs": 25}, quick_seeds=2,
     components=("level_set_traversal",),
 )
 def level_set_traversal_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:

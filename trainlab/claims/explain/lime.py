@@ -53,7 +53,7 @@ def lime_run_std(sampling: str, seed: int, config: Mapping[str, Any]) -> float:
     metric="log mean across-run std of the superpixel weights", direction="lower", min_effect=-math.log(0.7),
     config={"hidden": 128, "lr": 1e-3, "epochs": 30, "images": 100, "cell": 2, "samples": 200,
             "repetitions": 20, "kernel_width": 0.25, "alpha": 1.0},
-    quick={"epochs": 15, "images": 20, "repetitions": 10}, seeds=3, quick_seeds=2,
+    quick={"epochs": 15, "images": 20, "repetitions": 10}, quick_seeds=2,
     components=("lime_image", "lime_image_stratified"),
 )
 def lime_stratified_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -35,7 +35,7 @@ from ..tasks import frozen_softplus_digits, logit_input_gradient
     metric="mean cosine(attr(x + delta), attr(x)) under attack", direction="higher", min_effect=0.2,
     config={"hidden": 128, "lr": 1e-3, "epochs": 30, "images": 200, "eps": 0.1, "pgd_steps": 10,
             "radius": 1.0, "attack_samples": 16, "eval_samples": 128, "beta": 10.0},
-    quick={"epochs": 15, "images": 100}, seeds=3, quick_seeds=2,
+    quick={"epochs": 15, "images": 100}, quick_seeds=2,
     components=("uniform_smoothed",),
 )
 def smoothed_attribution_robustness_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:

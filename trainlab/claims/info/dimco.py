@@ -67,7 +67,7 @@ def dimco_split(seed: int, config: Mapping[str, Any]) -> tuple[Tensor, ...]:
     baseline="cross-entropy, 16-d features -> sign bits", treatment="DIMCO loss, d=4 x k=16 argmax codes",
     metric="precision@10 (%) of code retrieval on unseen classes",
     direction="higher", min_effect=5.0,
-    config=DIMCO_CONFIG, quick=DIMCO_QUICK, seeds=3, quick_seeds=2,
+    config=DIMCO_CONFIG, quick=DIMCO_QUICK, quick_seeds=2,
     components=("dimco_loss", "dimco_mutual_information"),
 )
 def dimco_retrieval(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -104,7 +104,7 @@ def digits_information_plane(seed: int, config: Mapping[str, Any]) -> Informatio
     baseline="I(X;T_last) at the end of the fitting phase (I(T_last;Y) first >= 90% of its max)",
     treatment="I(X;T_last) at the end of training",
     metric="I(X; T_last) in bits (binning, 30 bins)", direction="lower", min_effect=0.5,
-    config=CONFIG, quick=QUICK, seeds=3, quick_seeds=2,
+    config=CONFIG, quick=QUICK, quick_seeds=2,
     components=("information_plane", "binning_mi"),
 )
 def information_plane_compression(arm: str, seed: int, config: Mapping[str, Any]) -> float:

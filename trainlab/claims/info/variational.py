@@ -48,7 +48,7 @@ def last_estimates(method: str, mi: float, seed: int, config: Mapping[str, Any])
     baseline="MINE (DV with moving-average gradient, rate 0.01)", treatment="SMILE (tau=5)",
     metric="log10 variance (nats^2) of the per-step estimate over the last quarter of training",
     direction="lower", min_effect=math.log10(3.0),
-    config={**CONFIG, "mi": 6.0}, quick=QUICK, seeds=3, quick_seeds=2,
+    config={**CONFIG, "mi": 6.0}, quick=QUICK, quick_seeds=2,
     components=("smile_bound", "mine", "separable_critic"),
 )
 def smile_variance_high_mi(arm: str, seed: int, config: Mapping[str, Any]) -> float:
@@ -66,7 +66,7 @@ def smile_variance_high_mi(arm: str, seed: int, config: Mapping[str, Any]) -> fl
     baseline="InfoNCE", treatment="SMILE (tau=5)",
     metric="|mean estimate over the last quarter of training - true MI| (nats)",
     direction="lower", min_effect=2.0,
-    config={**CONFIG, "mi": 10.0}, quick=QUICK, seeds=3, quick_seeds=2,
+    config={**CONFIG, "mi": 10.0}, quick=QUICK, quick_seeds=2,
     components=("infonce_bound", "smile_bound", "separable_critic"),
 )
 def infonce_saturation(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -76,7 +76,7 @@ def sweep(method: str, seed: int, config: Mapping[str, Any]) -> list[float]:
     baseline="InfoNCE, separable critic 256x2 -> 32", treatment="WDM (KR objective), spectral-norm concat critic 32x2",
     metric="Spearman rank correlation between true MI and the final estimate over the six levels",
     direction="higher", min_effect=0.1,
-    config=WDM_CONFIG, quick=WDM_QUICK, seeds=3, quick_seeds=2,
+    config=WDM_CONFIG, quick=WDM_QUICK, quick_seeds=2,
     components=("wasserstein_dependency_measure", "wasserstein_dependency", "lipschitz", "infonce_bound"),
 )
 def wdm_no_saturation(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -63,7 +63,7 @@ def robust_digits_accuracy(use_smooth: bool, seed: int, config: Mapping[str, Any
     baseline="cross-entropy", treatment="smooth adversarial comp-sum (tau=1, nu=1, gamma=0.1, 10 PGD steps)",
     metric="robust test accuracy (%)", direction="higher", min_effect=5.0,
     config={**DIGITS_SGD, "tau": 1.0, "nu": 1.0, "eps": 0.1, "train_steps": 10, "attack_steps": 20},
-    quick={"epochs": 10}, seeds=3, quick_seeds=2, components=("smooth_adv_comp_sum",),
+    quick={"epochs": 10}, quick_seeds=2, components=("smooth_adv_comp_sum",),
 )
 def smooth_adv_comp_sum_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     return robust_digits_accuracy(arm == "treatment", seed, config)

@@ -38,7 +38,7 @@ def noisy_digits_accuracy(loss_name: str, seed: int, config: Mapping[str, Any]) 
     task="digits, 40% symmetric label noise, MLP 64-128-128-10, 120 epochs SGD, no early stopping",
     baseline="cross-entropy", treatment="ELR (beta=0.7, lambda=3)",
     metric="clean test accuracy (%)", direction="higher", min_effect=3.0,
-    config={**NOISY_DIGITS, "beta": 0.7, "lam": 3.0}, quick=NOISY_DIGITS_QUICK, seeds=3, quick_seeds=2,
+    config={**NOISY_DIGITS, "beta": 0.7, "lam": 3.0}, quick=NOISY_DIGITS_QUICK, quick_seeds=2,
     components=("elr",),
 )
 def elr_noisy_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:

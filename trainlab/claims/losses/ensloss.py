@@ -56,7 +56,7 @@ def ensloss_accuracy(use_ensloss: bool, seed: int, config: Mapping[str, Any]) ->
     metric="test accuracy (%)", direction="higher", min_effect=0.5,
     config={"width": 512, "depth": 2, "lam": 0.0, "lr": 1e-4, "weight_decay": 5e-6, "batch_size": 128,
             "epochs": 300},
-    quick={"epochs": 50}, seeds=3, quick_seeds=2, components=("ensloss",),
+    quick={"epochs": 50}, quick_seeds=2, components=("ensloss",),
 )
 def ensloss_breast_cancer(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     return ensloss_accuracy(arm == "treatment", seed, config)

@@ -81,7 +81,7 @@ def _views(x: Tensor, g: torch.Generator) -> Tensor:
     baseline="one full-batch forward/backward", treatment="GradCache with chunks of 32",
     metric="log2 peak bytes saved for backward", direction="lower", min_effect=2.0,
     config={"batch": 512, "chunk": 32, "hidden": 512, "out": 128},
-    quick={}, seeds=3, quick_seeds=2, components=("grad_cache",),
+    quick={}, quick_seeds=2, components=("grad_cache",),
 )
 def gradcache_memory(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     x = load("digits", seed=seed).x_train

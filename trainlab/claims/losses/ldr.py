@@ -51,7 +51,7 @@ def _define(name: str, loss: str, kind: str, paper: str, treatment: str, extra: 
                   f"training labels are flipped ({kind} noise).",
         task=NOISY_DIGITS_TASK.format(kind), baseline="cross-entropy", treatment=treatment,
         metric="clean test accuracy (%)", direction="higher", min_effect=1.0,
-        config={**NOISY_DIGITS, "noise_kind": kind, **extra}, quick=NOISY_DIGITS_QUICK, seeds=3, quick_seeds=2,
+        config={**NOISY_DIGITS, "noise_kind": kind, **extra}, quick=NOISY_DIGITS_QUICK, quick_seeds=2,
         components=components,
     )(run)
 

@@ -63,7 +63,7 @@ def pskd_metrics(arm: str, seed: int, config: Mapping[str, Any]) -> tuple[float,
     task="digits (clean labels), MLP 64-128-128-10, 300 epochs SGD (PS-KD's official CIFAR recipe)",
     baseline="cross-entropy", treatment="PS-KD (alpha_T = 0.8)",
     metric="log test ECE (15 bins)", direction="lower", min_effect=math.log(1 / 0.7),
-    config=PSKD, quick={"epochs": 60}, seeds=3, quick_seeds=2,
+    config=PSKD, quick={"epochs": 60}, quick_seeds=2,
     components=("pskd", "ece"),
 )
 def pskd_digits_ece(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -57,7 +57,7 @@ def modular_test_accuracy(use_stablemax: bool, seed: int, config: Mapping[str, A
     metric="test accuracy (%)", direction="higher", min_effect=30.0,
     config={"p": 59, "train_fraction": 0.4, "hidden": [200, 200], "lr": 0.01, "betas": [0.9, 0.99],
             "eps": 1e-25, "steps": 5000},
-    quick={"steps": 1500}, seeds=3, quick_seeds=2,
+    quick={"steps": 1500}, quick_seeds=2,
     components=("stablemax_ce", "softmax_collapse_fraction"),
 )
 def stablemax_modular_addition(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -41,7 +41,7 @@ def robust_digits_accuracy(loss_name: str, seed: int, config: Mapping[str, Any])
               f"training labels are flipped (symmetric noise).",
     task=NOISY_DIGITS_TASK.format("symmetric"), baseline="cross-entropy", treatment=TREATMENT,
     metric="clean test accuracy (%)", direction="higher", min_effect=1.0,
-    config={**NOISY_DIGITS, "noise_kind": "symmetric", **ZLOSS}, quick=NOISY_DIGITS_QUICK, seeds=3, quick_seeds=2,
+    config={**NOISY_DIGITS, "noise_kind": "symmetric", **ZLOSS}, quick=NOISY_DIGITS_QUICK, quick_seeds=2,
     components=("spherical_z_loss",),
 )
 def zloss_symmetric_noise(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -94,7 +94,7 @@ def flow_w2(use_aswd: bool, seed: int, config: Mapping[str, Any]) -> float:
     baseline="SWD_2 flow (L = 10)",
     treatment="ASWD_2 flow (L = 10, phi = Linear(2, 2), 10 phi steps lr 0.005 per flow step, official lam)",
     metric="log exact W_2 (particles vs target) after the flow", direction="lower", min_effect=math.log(1 / 0.9),
-    config=CONFIG, quick={"steps": 200}, seeds=3, quick_seeds=2,
+    config=CONFIG, quick={"steps": 200}, quick_seeds=2,
     components=("augmented_sliced_wasserstein",),
 )
 def aswd_flow_8gaussians(arm: str, seed: int, config: Mapping[str, Any]) -> float:

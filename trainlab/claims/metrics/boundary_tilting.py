@@ -24,7 +24,7 @@ from ..base import claim
     task="digits 3 vs 8, logistic regression",
     baseline="C = 1e-3 (strong L2 regularisation)", treatment="C = 1e3 (weak)",
     metric="deviation angle from mu_8 - mu_3 (degrees)", direction="higher", min_effect=10.0,
-    config={"c_strong": 1e-3, "c_weak": 1e3, "max_iter": 5000}, quick={}, seeds=3, quick_seeds=2,
+    config={"c_strong": 1e-3, "c_weak": 1e3, "max_iter": 5000}, quick={}, quick_seeds=2,
     components=("boundary_tilting_angle",),
 )
 def boundary_tilting(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -54,7 +54,7 @@ def cie_populations(seed: int, c: Mapping[str, Any]):
     metric="mean dense test accuracy (%)", direction="lower", min_effect=20.0,
     config={"population": 5, "hidden": 128, "lr": 1e-3, "epochs": 30, "finetune_epochs": 10,
             "batch_size": 64, "sparsity": 0.9},
-    quick={"epochs": 10, "finetune_epochs": 4}, seeds=3, quick_seeds=2,
+    quick={"epochs": 10, "finetune_epochs": 4}, quick_seeds=2,
     components=("compression_identified_exemplars",),
 )
 def cie_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:

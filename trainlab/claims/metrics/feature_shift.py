@@ -26,7 +26,7 @@ from ..base import claim
          "independent draw from its marginal",
     baseline="marginal KS statistic ranking", treatment="Gaussian Fisher-divergence score ranking",
     metric="shifted feature ranked first (% of trials)", direction="higher", min_effect=70.0,
-    config={"d": 10, "rho": 0.8, "n": 500, "trials": 50}, quick={"trials": 20}, seeds=3, quick_seeds=2,
+    config={"d": 10, "rho": 0.8, "n": 500, "trials": 50}, quick={"trials": 20}, quick_seeds=2,
     components=("feature_shift_scores",),
 )
 def feature_shift(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -63,7 +63,7 @@ def subspace_fractions(seed: int, config: Mapping[str, Any], top: bool) -> list[
     baseline="gradient fraction in a random 10-dim subspace", treatment="gradient fraction in the top-10 Hessian eigenspace",
     metric="mean over epochs 2..10 of ||U^T g||^2 / ||g||^2", direction="higher", min_effect=0.5,
     config={"hidden": 32, "lr": 0.1, "batch_size": 64, "epochs": 10, "warmup_epochs": 1, "k": 10, "lanczos_iters": 40},
-    quick={"epochs": 4}, seeds=3, quick_seeds=2,
+    quick={"epochs": 4}, quick_seeds=2,
     components=("hessian_top_eigenspace", "gradient_subspace_fraction"),
 )
 def tiny_subspace_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -32,7 +32,7 @@ MFAC = "M-FAC: Efficient Matrix-Free Approximations of Second-Order Information"
     metric="test accuracy (%) after pruning", direction="higher", min_effect=3.0,
     config={"hidden": 128, "lr": 1e-3, "epochs": 30, "batch_size": 64, "sparsity": 0.8,
             "m": 64, "grad_batch": 16, "damping": 1e-5},
-    quick={"epochs": 10}, seeds=3, quick_seeds=2,
+    quick={"epochs": 10}, quick_seeds=2,
     components=("mfac_inverse_hvp",),
 )
 def mfac_obs_pruning_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:

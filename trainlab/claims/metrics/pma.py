@@ -18,6 +18,7 @@ from ...datasets import load
 from ...metrics.pma import pgd_attack, pma_attack
 from ..base import claim
 from ..tasks import mlp
+from ..base import PROVISIONAL_MIN_EFFECT  # replaced from the paper before the evidence run
 
 
 _CACHE: dict[tuple, Any] = {}
@@ -50,10 +51,10 @@ def adversarially_trained_mlp(seed: int, c: Mapping[str, Any]):
               "cross-entropy at the same eps and number of gradient steps (lower robust accuracy).",
     task="digits, PGD-adversarially-trained MLP 64-128-128-10, l_inf eps 0.1, 20 gradient steps",
     baseline="PGD-CE-20", treatment="PMA (2 runs x 10 steps)",
-    metric="test robust accuracy (%)", direction="lower", min_effect=0.0,
+    metric="test robust accuracy (%)", direction="lower", min_effect=PROVISIONAL_MIN_EFFECT,
     config={"hidden": 128, "lr": 0.1, "batch_size": 64, "epochs": 30, "eps": 0.1, "train_steps": 10,
             "attack_steps": 20},
-    quick={"epochs": 4}, seeds=3, quick_seeds=2, components=("pma",),
+    quick={"epochs": 4}, quick_seeds=2, components=("pma",),
 )
 def pma_vs_pgd(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     key = ("at", seed, tuple(sorted(config.items())))

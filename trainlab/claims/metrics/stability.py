@@ -120,7 +120,7 @@ def sensitivity(qk_layernorm: bool, seed: int, config: Mapping[str, Any]) -> flo
     config={"vocab": 16, "length": 8, "dim": 64, "layers": 2, "heads": 4, "batch_size": 32, "steps": 200,
             "warmup_fraction": 0.05, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 1e-4, "clip": 1.0,
             "z_loss": 1e-4, "lr_min": 1e-3, "lr_max": 3e-1, "n_lrs": 4, "eval_size": 2048},
-    quick={"steps": 50}, seeds=3, quick_seeds=2,
+    quick={"steps": 50}, quick_seeds=2,
     components=("qk_layernorm_attention", "lr_sensitivity", "z_loss"),
 )
 def qk_layernorm_lr_sensitivity(arm: str, seed: int, config: Mapping[str, Any]) -> float:

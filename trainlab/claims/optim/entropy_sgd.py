@@ -21,6 +21,7 @@ from ...optim.entropy_sgd import PAPER as ESGD_PAPER
 from ...optim.entropy_sgd import entropy_sgd
 from ..base import claim
 from ..tasks import accuracy, batches, mlp
+from ..base import PROVISIONAL_MIN_EFFECT  # replaced from the paper before the evidence run
 
 
 @claim(
@@ -29,10 +30,10 @@ from ..tasks import accuracy, batches, mlp
     task="digits (pixels / 16), MLP 64-64-64-10, minibatch 64, 440 gradient evaluations per arm",
     baseline="SGD (lr 0.1, Nesterov 0.9) test accuracy minus 1 point",
     treatment="Entropy-SGD (L 20, lr 1, Nesterov 0.9, gamma 0.03 (1 + 1e-3)^t, eps 1e-4)",
-    metric="test accuracy (points)", direction="higher", min_effect=0.0,
+    metric="test accuracy (points)", direction="higher", min_effect=PROVISIONAL_MIN_EFFECT,
     config={"epochs": 20, "batch_size": 64, "hidden": 64, "sgd_lr": 0.1, "L": 20, "esgd_lr": 1.0,
             "momentum": 0.9, "g0": 0.03, "g1": 1e-3, "eps": 1e-4, "margin": 1.0},
-    quick={"epochs": 10}, seeds=3, quick_seeds=2, components=("entropy_sgd",),
+    quick={"epochs": 10}, quick_seeds=2, components=("entropy_sgd",),
 )
 def entropy_sgd_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     s = load("digits", seed=seed)

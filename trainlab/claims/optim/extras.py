@@ -58,7 +58,7 @@ GROKKING_EDGE = "Grokking at the Edge of Numerical Stability"
     metric="max - min final test accuracy over the grid (points)", direction="lower", min_effect=10.0,
     config={"hidden": 64, "batch_size": 64, "epochs": 20, "sgd_lrs": [1e-4, 1e-3, 1e-2, 1e-1],
             "dog_reps_rel": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2]},
-    quick={"epochs": 8}, seeds=3, quick_seeds=2,
+    quick={"epochs": 8}, quick_seeds=2,
     components=("dog", "scale_by_dog"),
 )
 def dog_robust_initial_step(arm: str, seed: int, config: Mapping[str, Any]) -> float:
@@ -89,7 +89,7 @@ def dog_untuned_vs_tuned_sgd_convex(arm: str, seed: int, config: Mapping[str, An
     metric="final test accuracy (%)", direction="higher", min_effect=30.0,
     config={"p": 59, "train_fraction": 0.4, "hidden": 128, "lr": 1e-3, "betas": [0.9, 0.999],
             "weight_decay": 0.0, "steps": 5000},
-    quick={"steps": 1500}, seeds=3, quick_seeds=2,
+    quick={"steps": 1500}, quick_seeds=2,
     components=("orthograd", "ortho_adamw"),
 )
 def orthograd_modular_addition(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -20,6 +20,7 @@ from ...optim.forward_gradient import PAPER as FG_PAPER
 from ...optim.forward_gradient import ForwardGradientSGD
 from ..base import claim
 from ..tasks import accuracy, batches
+from ..base import PROVISIONAL_MIN_EFFECT  # replaced from the paper before the evidence run
 
 
 def _digits_standardized(seed: int):
@@ -35,9 +36,9 @@ def _digits_standardized(seed: int):
               "to within 8 points of backprop SGD (catalog: >= 85% vs >= 93%).",
     task="standardized digits, logistic regression, minibatch 64, 2000 steps, lr 0.01 for both",
     baseline="backprop SGD test accuracy minus 8 points", treatment="forward-gradient SGD test accuracy (K = 1)",
-    metric="test accuracy (points)", direction="higher", min_effect=0.0,
+    metric="test accuracy (points)", direction="higher", min_effect=PROVISIONAL_MIN_EFFECT,
     config={"steps": 2000, "batch_size": 64, "lr": 0.01, "margin": 8.0}, quick={"steps": 600},
-    seeds=3, quick_seeds=2, components=("forward_gradient",),
+    quick_seeds=2, components=("forward_gradient",),
 )
 def forward_gradient_logreg(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     x_tr, y_tr, x_te, y_te = _digits_standardized(seed)

@@ -30,6 +30,7 @@ from ...datasets import load
 from ...optim import GrokfastEMA, ademamix, with_transforms
 from ..base import claim
 from ..tasks import mlp, train_full_batch, train_steps
+from ..base import PROVISIONAL_MIN_EFFECT  # replaced from the paper before the evidence run
 
 
 # ------------------------------------------------------------------------------------------ AdEMAMix
@@ -55,10 +56,10 @@ def final_train_loss(use_ademamix: bool, seed: int, config: Mapping[str, Any]) -
     statement="At the same learning rate and weight decay, AdEMAMix ends with a lower training loss than AdamW.",
     task="digits, MLP 64-128-128-10, batch 64, 3000 steps",
     baseline="AdamW", treatment="AdEMAMix (alpha=5, beta3=0.9999, warm-ups = steps)",
-    metric="final training cross-entropy", direction="lower", min_effect=0.0,
+    metric="final training cross-entropy", direction="lower", min_effect=PROVISIONAL_MIN_EFFECT,
     config={"hidden": 128, "lr": 1e-3, "weight_decay": 0.1, "batch_size": 64, "steps": 3000,
             "betas": [0.9, 0.999, 0.9999], "alpha": 5.0},
-    quick={"steps": 1000}, seeds=3, quick_seeds=2,
+    quick={"steps": 1000}, quick_seeds=2,
     components=("ademamix",),
 )
 def ademamix_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
@@ -108,7 +109,7 @@ def steps_to_accuracy(use_grokfast: bool, seed: int, config: Mapping[str, Any]) 
     config={"p": 47, "train_fraction": 0.4, "dim": 128, "hidden": 256, "lr": 1e-3, "betas": [0.9, 0.98],
             "weight_decay": 1.0, "grokfast_alpha": 0.98, "grokfast_lamb": 2.0, "max_steps": 10_000,
             "eval_every": 10, "target_accuracy": 0.95},
-    quick={"max_steps": 3_000}, seeds=3, quick_seeds=2,
+    quick={"max_steps": 3_000}, quick_seeds=2,
     components=("grokfast_ema", "grokfast_ema_adamw"),
 )
 def grokfast_modular_addition(arm: str, seed: int, config: Mapping[str, Any]) -> float:

@@ -19,6 +19,7 @@ from ...datasets import load
 from ...optim.spam import stable_spam
 from ..base import claim
 from ..tasks import mlp, train_steps
+from ..base import PROVISIONAL_MIN_EFFECT  # replaced from the paper before the evidence run
 
 
 def inject_spikes(model: torch.nn.Module, fraction: float, scale: float, gen: torch.Generator) -> None:
@@ -60,11 +61,11 @@ def spiky_train_loss(use_stable_spam: bool, seed: int, config: Mapping[str, Any]
     statement="Under injected gradient spikes, Stable-SPAM ends with a lower training loss than Adam.",
     task="digits, MLP 64-128-128-10, batch 64, 1500 steps, spikes (100x RMS, 0.1% of coords) every 100 steps",
     baseline="torch Adam lr 3e-3", treatment="Stable-SPAM lr 3e-3 (official defaults)",
-    metric="final training cross-entropy", direction="lower", min_effect=0.0,
+    metric="final training cross-entropy", direction="lower", min_effect=PROVISIONAL_MIN_EFFECT,
     config={"hidden": 128, "lr": 3e-3, "batch_size": 64, "steps": 1500, "spike_every": 100,
             "spike_fraction": 0.001, "spike_scale": 100.0, "gamma1": 0.7, "gamma2": 0.9, "theta": 0.999,
             "update_proj_gap": 1000},
-    quick={"steps": 500}, seeds=3, quick_seeds=2,
+    quick={"steps": 500}, quick_seeds=2,
     components=("stable_spam",),
 )
 def stable_spam_spikes(arm: str, seed: int, config: Mapping[str, Any]) -> float:

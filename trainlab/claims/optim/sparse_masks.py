@@ -64,7 +64,7 @@ def full_finetune_accuracy(seed: int, config: Mapping[str, Any]) -> float:
     metric="test accuracy (%) on digits 5-9", direction="higher", min_effect=5.0,
     config={"hidden": 128, "lr": 1e-3, "epochs": 30, "batch_size": 64, "keep_fraction": 0.02,
             "fisher_samples": 1024},
-    quick={"epochs": 10}, seeds=3, quick_seeds=2,
+    quick={"epochs": 10}, quick_seeds=2,
     components=("fisher_mask", "random_mask", "gradient_mask"),
 )
 def fish_digits_transfer(arm: str, seed: int, config: Mapping[str, Any]) -> float:

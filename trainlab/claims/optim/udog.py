@@ -83,7 +83,7 @@ from ..tasks import (
     metric="max - min final test accuracy over the grid (points)", direction="lower", min_effect=10.0,
     config={"hidden": 64, "batch_size": 64, "epochs": 20, "sgd_lrs": [1e-4, 1e-3, 1e-2, 1e-1],
             "dog_reps_rel": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2]},
-    quick={"epochs": 8}, seeds=3, quick_seeds=2,
+    quick={"epochs": 8}, quick_seeds=2,
     components=("udog",),
 )
 def udog_robust_initial_step(arm: str, seed: int, config: Mapping[str, Any]) -> float:

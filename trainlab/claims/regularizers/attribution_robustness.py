@@ -39,7 +39,7 @@ def _softplus_mlp(hidden: int) -> nn.Sequential:
     config={"hidden": 128, "epochs": 30, "lam": 1.0, "eps": 0.1, "train_attack_steps": 3, "ig_steps": 8,
             "eval_attack_steps": 10, "images": 100},
     quick={"epochs": 3, "images": 30},
-    seeds=3, quick_seeds=2, components=("ig_regularizer",),
+    quick_seeds=2, components=("ig_regularizer",),
 )
 def igr_kendall_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     x_tr, y_tr, x_te, y_te = load("digits", seed=seed)

@@ -42,7 +42,7 @@ class _MSDNet(nn.Module):
     metric="ln(epochs to 95% train accuracy)", direction="lower", min_effect=math.log(1.5),
     config={"hidden": 256, "p": 0.5, "k": 8, "lr": 0.01, "momentum": 0.9, "batch_size": 64,
             "max_epochs": 100, "target": 95.0},
-    quick={"max_epochs": 40}, seeds=3, quick_seeds=2, components=("multi_sample_dropout",),
+    quick={"max_epochs": 40}, quick_seeds=2, components=("multi_sample_dropout",),
 )
 def msd_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     x, y, _, _ = digits_subset(seed, None)

@@ -57,7 +57,7 @@ def sd_moons_accuracy(use_sd: bool, seed: int, config: Mapping[str, Any]) -> flo
     metric="shifted-test accuracy (%)", direction="higher", min_effect=5.0,
     config={"n_train": 300, "n_test": 1000, "train_margin": 0.1, "test_margin": -0.1, "hidden": 500, "lr": 1e-2,
             "weight_decay": 0.01, "sd_lam": 0.006, "epochs": 10000},
-    quick={"epochs": 1000}, seeds=3, quick_seeds=2, components=("spectral_decoupling",),
+    quick={"epochs": 1000}, quick_seeds=2, components=("spectral_decoupling",),
 )
 def spectral_decoupling_moons(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     return sd_moons_accuracy(arm == "treatment", seed, config)
