@@ -121,6 +121,8 @@ def check(
     jobs: int = typer.Option(1, min=1, max=64, help="parallel worker processes"),
     quick: bool = typer.Option(False, "--quick", help="smoke test: shortened configs, prints ran/failed, no verdicts"),
     out: Path = typer.Option(Path("results"), help="results folder (resumable); `--out evidence` for the evidence"),
+    against: Optional[Path] = typer.Option(None, help="compare each claim's per-seed numbers with the records in "
+                                           "this folder (e.g. evidence) and exit 1 if any differ"),
 ) -> None:
     """Run claims (resuming finished runs): verdicts in full mode, ran/failed in quick mode."""
     import time
@@ -172,8 +174,26 @@ def check(
     for r in failed:
         err.print(f"[red]{r['claim']} failed:[/red]\n" + "\n".join(r["errors"]), highlight=False)
     console.print(f"wall time {wall:.0f} s", highlight=False)
-    if failed:
+    mismatched = _compare(results, against) if against is not None and not quick else []
+    if failed or mismatched:
         raise typer.Exit(1)
+
+
+def _compare(results, against: Path) -> list[str]:
+    """Claims whose per-seed numbers differ from the stored record of the same protocol in `against`."""
+    stored = {r["claim"]: r for r in _claims().load_results(against)}
+    mismatched = []
+    for r in results:
+        ref = stored.get(r["claim"])
+        if r.get("status") == "failed" or ref is None or ref.get("protocol_hash") != r.get("protocol_hash"):
+            console.print(f"{r['claim']}: no record of this protocol in {against}/ to compare with", highlight=False)
+            continue
+        n = min(len(ref["seeds"]), len(r["seeds"]))
+        same = ref["baseline"][:n] == r["baseline"][:n] and ref["treatment"][:n] == r["treatment"][:n]
+        console.print(f"{r['claim']}: {n} seeds {'identical to' if same else '[red]DIFFER from[/]'} {against}/", highlight=False)
+        if not same:
+            mismatched.append(r["claim"])
+    return mismatched
 
 
 @app.command()
