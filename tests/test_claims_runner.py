@@ -81,6 +81,12 @@ def test_health_gate_and_non_finite_metric(tmp_path, registered):
     assert res["verdict"] == "not testable here" and res["failed_gates"] == ["health: finite metric"]
 
 
+def test_a_gate_reading_a_missing_number_fails_the_claim_not_the_command(tmp_path, registered):
+    c = registered(toy(name="nokey", gates=(premise("absent", ">=", 1.0, "needs a number the run lacks"),)))
+    res = run_claims([c], out=tmp_path)[0]
+    assert res["status"] == "failed" and "absent" in res["errors"][0]
+
+
 def test_second_look_runs_only_when_the_first_is_inconclusive(tmp_path, registered):
     clear = registered(toy(name="clear", second_look=20))
     assert len(run_claims([clear], out=tmp_path)[0]["baseline"]) == 10

@@ -282,7 +282,11 @@ def run_claims(
                 on_claim(results[name])
             return
         n, alpha = looks[name][st["look"]]
-        res = summarize(c, st["records"], n, quick, alpha, st["look"] + 1, protocol)
+        try:
+            res = summarize(c, st["records"], n, quick, alpha, st["look"] + 1, protocol)
+        except Exception:  # noqa: BLE001  (e.g. a gate reading a number the run does not return)
+            st["errors"].append("summarizing: " + traceback.format_exc(limit=4))
+            return conclude(name)
         if not quick and res["verdict"] == "inconclusive" and st["look"] + 1 < len(looks[name]):
             st["look"] += 1  # the pre-declared second look
             return
