@@ -108,6 +108,15 @@ def test_quick_mode_is_a_smoke_test_without_verdicts(tmp_path, registered):
     assert len(dirs) == 2 and dirs[0].startswith("full-") and dirs[1].startswith("quick-")
 
 
+def test_claims_are_decided_one_after_another(tmp_path, registered):
+    # an interrupted evidence run leaves whole claims decided, not a little of every claim
+    a, b = registered(toy(name="a")), registered(toy(name="b"))
+    events = []
+    run_claims([a, b], out=tmp_path, on_run=lambda r: events.append(("run", r["claim"])),
+               on_claim=lambda r: events.append(("decided", r["claim"])))
+    assert events.index(("decided", "a")) < events.index(("run", "b"))
+
+
 def test_a_run_that_raises_fails_the_claim_and_is_retried(tmp_path, registered):
     state = {"raise": True}
 

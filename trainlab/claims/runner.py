@@ -25,7 +25,8 @@ import tempfile
 import time
 import traceback
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -259,28 +260,26 @@ def run_claims(
             looks[c.name] = c.looks()
     protocol = "declared" if (seeds is None and not quick) else ("smoke" if quick else "overridden")
     by_name = {c.name: c for c in claims}
-    state = {c.name: {"look": 0, "records": {}, "errors": []} for c in claims}
+    state = {c.name: {"look": 0, "records": {}, "errors": [], "todo": set()} for c in claims}
     results: dict[str, dict[str, Any]] = {}
 
-    def schedule() -> list[tuple[str, str, int]]:
-        tasks = []
-        for name, st in state.items():
-            if name in results:
-                continue
-            n = looks[name][st["look"]][0]
-            done, todo = pending_runs(by_name[name], quick, n, out)
-            st["records"].update(done)
-            tasks += [(name, arm, seed) for arm, seed in todo]
-        return tasks
+    def schedule(name: str) -> list[tuple[str, str, int]]:
+        st = state[name]
+        n = looks[name][st["look"]][0]
+        done, todo = pending_runs(by_name[name], quick, n, out)
+        st["records"].update(done)
+        st["todo"] = {(arm, seed) for arm, seed in todo}
+        return [(name, arm, seed) for arm, seed in todo]
 
-    def conclude(name: str) -> None:
+    def conclude(name: str) -> list[tuple[str, str, int]]:
+        """Decide a claim whose look is complete; returns the runs of its second look if it takes one."""
         c, st = by_name[name], state[name]
         if st["errors"]:
             results[name] = {"claim": name, "mode": "quick" if quick else "full", "status": "failed",
                              "verdict": "failed", "errors": st["errors"]}
             if on_claim:
                 on_claim(results[name])
-            return
+            return []
         n, alpha = looks[name][st["look"]]
         try:
             res = summarize(c, st["records"], n, quick, alpha, st["look"] + 1, protocol)
@@ -289,7 +288,10 @@ def run_claims(
             return conclude(name)
         if not quick and res["verdict"] == "inconclusive" and st["look"] + 1 < len(looks[name]):
             st["look"] += 1  # the pre-declared second look
-            return
+            more = schedule(name)
+            if on_plan:
+                on_plan(len(more))
+            return more or conclude(name)
         if quick:
             atomic_write_json(out / "quick" / f"{name}.json", res)
         else:
@@ -300,38 +302,52 @@ def run_claims(
         results[name] = res
         if on_claim:
             on_claim(res)
+        return []
 
-    while len(results) < len(claims):
-        tasks = schedule()
-        if on_plan:
-            on_plan(len(tasks))
-        _execute(tasks, quick, out, jobs, state, on_run)
-        for name in list(state):
-            if name not in results:
-                conclude(name)
-    return [results[c.name] for c in claims]
-
-
-
-def _execute(tasks, quick, out, jobs, state, on_run) -> None:
-    def record(rec: dict[str, Any]) -> None:
-        st = state[rec["claim"]]
+    def record(rec: dict[str, Any]) -> list[tuple[str, str, int]]:
+        name = rec["claim"]
+        st = state[name]
         if "error" in rec:
             st["errors"].append(f"{rec['arm']} seed {rec['seed']}: {rec['error']}")
         else:
             st["records"][(rec["arm"], rec["seed"])] = rec
+        st["todo"].discard((rec["arm"], rec["seed"]))
         if on_run:
             on_run(rec)
+        return conclude(name) if not st["todo"] else []
 
-    if jobs == 1 or len(tasks) <= 1:
-        for name, arm, seed in tasks:
-            record(run_one(name, arm, seed, quick, str(out)))
+    # Claim by claim (in the given order), so an interrupted run leaves whole claims decided.
+    queue: list[tuple[str, str, int]] = []
+    first = []
+    for c in claims:
+        first += schedule(c.name)
+    if on_plan:
+        on_plan(len(first))
+    for c in claims:
+        if not state[c.name]["todo"]:
+            first += conclude(c.name)
+    queue = first
+    _execute(queue, quick, out, jobs, record)
+    return [results[c.name] for c in claims]
+
+
+def _execute(queue: list[tuple[str, str, int]], quick: bool, out: Path, jobs: int,
+             record: Callable[[dict[str, Any]], list[tuple[str, str, int]]]) -> None:
+    """Run the queue (which `record` may extend with second-look runs), at most `jobs` at a time."""
+    queue = deque(queue)
+    if jobs == 1:
+        while queue:
+            queue.extend(record(run_one(*queue.popleft(), quick, str(out))))
         return
     ctx = multiprocessing.get_context("spawn")  # fork + torch threads can deadlock
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futures = [pool.submit(run_one, name, arm, seed, quick, str(out)) for name, arm, seed in tasks]
-        for fut in as_completed(futures):
-            record(fut.result())
+        running: set = set()
+        while queue or running:
+            while queue and len(running) < jobs:
+                running.add(pool.submit(run_one, *queue.popleft(), quick, str(out)))
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                queue.extend(record(fut.result()))
 
 
 def _load_dir(folder: Path) -> list[dict[str, Any]]:
