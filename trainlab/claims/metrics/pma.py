@@ -1,10 +1,19 @@
 """The probability margin attack (PMA) against PGD with cross-entropy.
 
-Settings fixed before any run (catalog hints; the papers where the hints are silent):
-pma-vs-pgd-ce-digits: digits (pixels / 16 in [0, 1]), MLP 64-128-128-10, PGD adversarial training
-(eps = 0.1, 10 steps of PGD-CE, step eps/4, random start; SGD lr 0.1 momentum 0.9, batch 64, 30
-epochs). Test robust accuracy at eps = 0.1 under PGD-CE (official PGD: step eps/4 cosine-decayed,
-no random start) vs PMA, at the same budget of 20 gradient steps (PMA: 2 runs x 10 steps).
+pma-vs-pgd-ce-digits (catalog hint; the paper where the hint is silent), fixed before any run: digits (pixels / 16
+in [0, 1]), MLP 64-128-128-10, PGD adversarial training (eps = 0.1, 10 steps of PGD-CE, step eps/4, random
+start; SGD lr 0.1 momentum 0.9, batch 64, 30 epochs; the same trained model in both arms, memoised). Test robust
+accuracy at eps = 0.1 under PGD-CE (baseline; official PGD: step eps/4 cosine-decayed, no random start) vs PMA
+(treatment), at the same budget of 20 gradient steps (PMA: 2 runs x 10 steps).
+
+Minimum effect: 0.5 points of robust accuracy lower under PMA. The paper presents PMA as a stronger individual
+attack than PGD-CE (lower robust accuracy at equal eps and steps); robustness leaderboards separate attacks and
+defences by differences of about half a point, the smallest a practitioner evaluating robustness acts on.
+Resolution: one of 450 test images = 0.22 points. (The old statement "at least as many" had min_effect 0.)
+Gates: premise (baseline run only) -- the model is robust, so a stronger attack has room: robust accuracy under
+PGD-CE-20 is >= 10%; health -- clean test accuracy > 50% (chance 10%).
+Cost (full mode, one thread): ~11.4 s per run (adversarial training dominates; both arms train unless one
+process runs both).
 """
 
 from __future__ import annotations
@@ -17,14 +26,13 @@ import torch.nn.functional as F
 from ...datasets import load
 from ...metrics.pma import pgd_attack, pma_attack
 from ..base import claim
-from ..tasks import mlp
-from ..base import PROVISIONAL_MIN_EFFECT  # replaced from the paper before the evidence run
+from ..gates import above_chance, premise
+from ..tasks import accuracy, mlp, shared_per_config
 
 
-_CACHE: dict[tuple, Any] = {}
-
-
+@shared_per_config
 def adversarially_trained_mlp(seed: int, c: Mapping[str, Any]):
+    """The PGD-trained MLP (eval mode, shared by both arms: read only) and the digits split."""
     split = load("digits", seed=seed)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -47,20 +55,21 @@ def adversarially_trained_mlp(seed: int, c: Mapping[str, Any]):
 @claim(
     name="pma-vs-pgd-ce-digits",
     paper="Towards Million-Scale Adversarial Robustness Evaluation With Stronger Individual Attacks",
-    statement="The probability margin attack finds at least as many adversarial examples as PGD with "
-              "cross-entropy at the same eps and number of gradient steps (lower robust accuracy).",
+    statement="The probability margin attack finds more adversarial examples than PGD with cross-entropy at the "
+              "same eps and number of gradient steps: robust accuracy >= 0.5 points lower.",
     task="digits, PGD-adversarially-trained MLP 64-128-128-10, l_inf eps 0.1, 20 gradient steps",
     baseline="PGD-CE-20", treatment="PMA (2 runs x 10 steps)",
-    metric="test robust accuracy (%)", direction="lower", min_effect=PROVISIONAL_MIN_EFFECT,
+    metric="test robust accuracy (%)", direction="lower", min_effect=0.5, resolution=100 / 450,
     config={"hidden": 128, "lr": 0.1, "batch_size": 64, "epochs": 30, "eps": 0.1, "train_steps": 10,
             "attack_steps": 20},
-    quick={"epochs": 4}, quick_seeds=2, components=("pma",),
+    quick={"epochs": 4}, quick_seeds=2,
+    gates=(above_chance(10.0, 40.0, key="clean_accuracy"),
+           premise("value", ">=", 10.0, "the adversarially trained model is robust: PGD-CE-20 leaves >= 10% robust "
+                   "accuracy, so a stronger attack has room to find more adversarial examples")),
+    components=("pma",),
 )
-def pma_vs_pgd(arm: str, seed: int, config: Mapping[str, Any]) -> float:
-    key = ("at", seed, tuple(sorted(config.items())))
-    if key not in _CACHE:
-        _CACHE[key] = adversarially_trained_mlp(seed, config)
-    model, split = _CACHE[key]
+def pma_vs_pgd(arm: str, seed: int, config: Mapping[str, Any]) -> dict[str, float]:
+    model, split = adversarially_trained_mlp(seed, config)
     gen = torch.Generator().manual_seed(1000 + seed)
     x, y, eps, steps = split.x_test, split.y_test, config["eps"], config["attack_steps"]
     if arm == "baseline":
@@ -68,4 +77,5 @@ def pma_vs_pgd(arm: str, seed: int, config: Mapping[str, Any]) -> float:
     else:
         x_adv = pma_attack(model, x, y, eps, steps=steps // 2, generator=gen)
     with torch.no_grad():
-        return 100.0 * (model(x_adv).argmax(1) == y).float().mean().item()
+        robust = 100.0 * (model(x_adv).argmax(1) == y).float().mean().item()
+    return {"value": robust, "clean_accuracy": accuracy(model, x, y)}
