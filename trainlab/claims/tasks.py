@@ -254,31 +254,68 @@ def deletion_auc(model: nn.Module, x: Tensor, target: Tensor, order: Tensor, chu
 
 
 # ------------------------------------------------------------------------------------------ noisy digits
-# Digits (pixels / 16, 75/25 stratified split), 40% symmetric noise on the training labels only, MLP
-# 64-128-128-10, SGD momentum 0.9, lr 0.02, weight decay 1e-3, batch 128, cosine annealing, no early
-# stopping: the final model is scored on the clean test set. The optimiser settings are ELR's CIFAR-10
-# settings (its official config); epochs are 120 as there (40 in quick mode).
-NOISY_DIGITS = {"noise": 0.4, "noise_kind": "symmetric", "hidden": 128, "lr": 0.02, "momentum": 0.9,
-                "weight_decay": 1e-3, "batch_size": 128, "epochs": 120}
-NOISY_DIGITS_QUICK = {"epochs": 40}
-NOISY_DIGITS_TASK = "digits, 40% {} label noise, MLP 64-128-128-10, 120 epochs SGD, no early stopping"
-# The same MLP and optimiser without the noise (the digits recipe of `train_sgd_mixup`).
-DIGITS_SGD = {k: NOISY_DIGITS[k] for k in ("hidden", "lr", "momentum", "weight_decay", "batch_size", "epochs")}
+# Digits (pixels / 16, 75/25 stratified split), 40% noise on the training labels only, MLP 64-128-128-10,
+# SGD momentum 0.9, lr 0.1, weight decay 1e-3, batch 128, cosine annealing over 200 epochs, no early
+# stopping: the final model is scored on the clean test set. As in the papers (ELR, GCE, co-teaching train
+# to convergence on the noisy labels and report the final model), cross-entropy must converge on, i.e.
+# memorise, the noisy labels: ELR's CIFAR-10 recipe (lr 0.02, 120 epochs) takes ~47k steps there but only
+# ~1.3k on digits' 1,347 images, where it fits 1-3% of the flipped labels and loses only ~2 points of
+# clean accuracy (no room for any robust loss). lr 0.1 (the usual SGD rate of the CIFAR recipes) and the
+# catalog's 200 epochs let it converge. Measured on the baseline arm alone (seeds 0-4): under 40% symmetric
+# noise CE fits 98.1-99.4% of the flipped labels and loses 24.7-33.6 points (mean 28.6) against the same
+# training on clean labels (96.9-98.2%); under 40% pair noise it fits 96.4-98.0% and loses 33.6-37.8 points.
+# Momentum, weight decay, batch and schedule stay ELR's. ~2 s of one core per CE run.
+NOISY_DIGITS = {"noise": 0.4, "noise_kind": "symmetric", "hidden": 128, "lr": 0.1, "momentum": 0.9,
+                "weight_decay": 1e-3, "batch_size": 128, "epochs": 200}
+NOISY_DIGITS_QUICK = {"epochs": 20}
+NOISY_DIGITS_TASK = ("digits, 40% {} label noise, MLP 64-128-128-10, 200 epochs SGD lr 0.1 (to convergence on the "
+                     "noisy labels), no early stopping")
+DIGITS_RESOLUTION = 100 / 450  # one of digits' 450 test images, in accuracy points
+NOISY_RECIPE_KEYS = ("hidden", "lr", "momentum", "weight_decay", "batch_size", "epochs")
+# The premise gates of the noisy-label accuracy claims (measured on the cross-entropy baseline arm).
+NOISE_COST_MARGIN = 5.0  # points of clean test accuracy beyond the claim's min_effect
+MEMORISED_MIN = 90.0  # % of flipped training labels CE must fit (the catalog's "CE fits > 90% of flipped labels")
+# ELR's CIFAR optimiser on clean digits (lr 0.02, 120 epochs), the digits recipe of `train_sgd_mixup` and of
+# the claims that use it (mixup, adversarial); the old noisy-digits recipe, kept unchanged for them.
+DIGITS_SGD = {"hidden": 128, "lr": 0.02, "momentum": 0.9, "weight_decay": 1e-3, "batch_size": 128, "epochs": 120}
 
 
-def train_noisy_digits(make_loss: Callable[[int], LossFn], seed: int, config: Mapping[str, Any]) -> float:
-    """Train on noisy digits with `make_loss(num_train)` -> loss(logits, target, index); clean test accuracy (%)."""
+def noisy_digits_data(seed: int, config: Mapping[str, Any]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """(x_train, y_noisy, flipped, y_clean, x_test, y_test): digits with config["noise"] noise of
+    config["noise_kind"] on the training labels only (noise 0: the clean labels)."""
     x_tr, y_tr, x_te, y_te = load("digits", seed=seed)
-    y_noisy, _ = add_label_noise(y_tr, config["noise"], 10, kind=config["noise_kind"], seed=seed)
-    torch.manual_seed(seed)
-    model = mlp(64, config["hidden"], 10)
-    loss_fn = make_loss(len(x_tr))
+    y_noisy, flipped = add_label_noise(y_tr, config["noise"], 10, kind=config["noise_kind"], seed=seed)
+    return x_tr, y_noisy, flipped, y_tr, x_te, y_te
+
+
+def train_noisy_model(model: nn.Module, x: Tensor, y: Tensor, loss_fn: LossFn, seed: int,
+                      config: Mapping[str, Any]) -> nn.Module:
+    """The noisy-digits optimiser: SGD (lr, momentum, weight decay), cosine annealing over config["epochs"]."""
     opt = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"],
                           weight_decay=config["weight_decay"])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config["epochs"])
-    fit(model, x_tr, y_noisy, opt, epochs=config["epochs"], batch_size=config["batch_size"], seed=seed,
-        loss_fn=loss_fn, scheduler=sched)
-    return accuracy(model, x_te, y_te)
+    return fit(model, x, y, opt, epochs=config["epochs"], batch_size=config["batch_size"], seed=seed,
+               loss_fn=loss_fn, scheduler=sched)
+
+
+@torch.no_grad()
+def fitted_flipped(model: nn.Module, x: Tensor, y_noisy: Tensor, flipped: Tensor) -> float:
+    """% of the flipped training examples whose prediction is their (wrong) given label: memorised noise."""
+    if not bool(flipped.any()):
+        return float("nan")
+    model.eval()
+    return 100.0 * (model(x[flipped]).argmax(1) == y_noisy[flipped]).float().mean().item()
+
+
+def train_noisy_digits(make_loss: Callable[[int], LossFn], seed: int, config: Mapping[str, Any]) -> dict[str, float]:
+    """Train on noisy digits with `make_loss(num_train)` -> loss(logits, target, index).
+
+    Returns {"value": clean test accuracy (%), "flipped_fit": % of flipped training labels fitted}.
+    """
+    x_tr, y_noisy, flipped, _, x_te, y_te = noisy_digits_data(seed, config)
+    torch.manual_seed(seed)
+    model = train_noisy_model(mlp(64, config["hidden"], 10), x_tr, y_noisy, make_loss(len(x_tr)), seed, config)
+    return {"value": accuracy(model, x_te, y_te), "flipped_fit": fitted_flipped(model, x_tr, y_noisy, flipped)}
 
 
 def cross_entropy(num_train: int) -> LossFn:
@@ -286,6 +323,38 @@ def cross_entropy(num_train: int) -> LossFn:
     return lambda logits, t, idx: F.cross_entropy(logits, t)
 
 
+@shared_per_config
+def _ce_noisy_digits(seed: int, config: Mapping[str, Any]) -> dict[str, float]:
+    return train_noisy_digits(cross_entropy, seed, config)
+
+
+def noisy_digits_baseline(seed: int, config: Mapping[str, Any]) -> dict[str, float]:
+    """The cross-entropy baseline arm of the noisy-digits claims, shared by them (memoised per seed and recipe).
+
+    Returns {"value": clean test accuracy (%) after training on the noisy labels, "flipped_fit",
+    "clean_acc": the same training on the clean labels (same seed), "noise_cost": clean_acc - value}.
+    """
+    recipe = {k: config[k] for k in NOISY_RECIPE_KEYS}
+    noisy = _ce_noisy_digits(seed, {**recipe, "noise": config["noise"], "noise_kind": config["noise_kind"]})
+    clean = _ce_noisy_digits(seed, {**recipe, "noise": 0.0, "noise_kind": "symmetric"})
+    return {**noisy, "clean_acc": clean["value"], "noise_cost": clean["value"] - noisy["value"]}
+
+
+def noisy_digits_gates(min_effect: float, cost_key: str = "noise_cost", memorised: bool = True) -> tuple[Any, ...]:
+    """Gates of a noisy-label accuracy claim: both arms above chance (10%) by 10 points; on the baseline arm,
+    label noise costs cross-entropy >= min_effect + NOISE_COST_MARGIN points of clean test accuracy and
+    (memorised=True) cross-entropy fits >= MEMORISED_MIN % of the flipped training labels."""
+    from .gates import above_chance, premise
+
+    gates = [above_chance(10.0, 10.0),
+             premise(cost_key, ">=", min_effect + NOISE_COST_MARGIN,
+                     f"label noise costs the cross-entropy baseline at least min_effect + {NOISE_COST_MARGIN:g} points "
+                     "of clean test accuracy against the same training on clean labels (room for the claimed gain)")]
+    if memorised:
+        gates.append(premise("flipped_fit", ">=", MEMORISED_MIN,
+                             f"the cross-entropy baseline memorises the noise: it fits >= {MEMORISED_MIN:g}% of the "
+                             "flipped training labels at the end of training (the papers' setting)"))
+    return tuple(gates)
 # ------------------------------------------------------------------------------------------ DoG's digits task
 # Digits (pixels / 16), ReLU MLP 64-64-64-10, minibatch 64, 20 epochs (8 in quick mode); the SGD baseline is
 # the spread of test accuracy over lr in {1e-4, 1e-3, 1e-2, 1e-1}.

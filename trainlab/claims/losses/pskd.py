@@ -1,9 +1,24 @@
-"""Progressive self-knowledge distillation (PS-KD) against cross-entropy: calibration on clean digits.
+"""Progressive self-knowledge distillation (PS-KD) against cross-entropy: calibration on clean MNIST-1D.
 
-PS-KD follows its official CIFAR recipe on clean digits (the paper's headline is on clean data): SGD lr 0.1,
-momentum 0.9, Nesterov, weight decay 5e-4, batch 128, lr x0.1 at 50% and 75% of training (150/225 of 300),
-alpha_T = 0.8; 300 epochs (60 quick). The metric is log ECE (15 equal-width bins) on the test set, so the
-claimed ">= 30% relative ECE reduction" is a fixed effect of log(1 / 0.7) in these units.
+PS-KD follows its official CIFAR recipe (the paper's headline is on clean data): SGD lr 0.1, momentum 0.9,
+Nesterov, weight decay 5e-4, batch 128, lr x0.1 at 50% and 75% of training (150/225 of 300 epochs),
+alpha_T = 0.8; 300 epochs (10 quick). Data and model: MNIST-1D (`load("mnist1d", seed=seed)`: 4,000 train /
+1,000 test signals, a fresh draw per seed) and the MNIST-1D paper's MLP (40 -> 100, residual 100 -> 100,
+-> 10; `harness.mnist1d.build_model("mlp", seed)`). The metric is log ECE (15 equal-width bins) on the test
+set, so the claimed ">= 30% relative ECE reduction" (the catalog's claim) is a fixed effect of
+log(1 / 0.7) = 0.357 in these units.
+
+Why this setting can show the effect: PS-KD's premise is an over-confident cross-entropy model (on CIFAR-100
+the network fits its training set while its test accuracy stays near 77%). On clean digits (the earlier
+set-up: MLP 64-128-128-10, ~97% test accuracy) CE's test ECE was only 0.010-0.015 (baseline arm, seeds
+0-2), barely above the sampling floor below. On MNIST-1D the same recipe fits 100% of the training signals
+at ~65-67% test accuracy, and CE's test ECE is 0.18-0.19 (baseline arm, seeds 0-2).
+
+Gates: premise on the baseline arm: its mean test ECE is >= 0.02. Reason: even a perfectly calibrated model
+shows an ECE of ~0.007-0.015 on 450-1,000 test examples from sampling alone (sd of an accuracy estimate,
+e.g. sqrt(0.03 * 0.97 / 450) = 0.008), so a 30% reduction is only measurable from a baseline ECE of about
+0.02 (0.7 x 0.02 = 0.014, twice the smaller floor). Health: both arms' test accuracy above chance (10%) by 10
+points.
 """
 
 from __future__ import annotations
@@ -17,21 +32,22 @@ from ...datasets import load
 from ...losses.pskd import PSKDLoss
 from ...metrics.calibration import expected_calibration_error
 from ..base import claim
-from ..tasks import accuracy, ce_loss, mlp, shared_per_config, train_epochs
+from ..gates import above_chance, premise
+from ..harness.mnist1d import build_model
+from ..tasks import accuracy, ce_loss, shared_per_config, train_epochs
 
 
 PAPER_PSKD = "Self-Knowledge Distillation with Progressive Refinement of Targets"
 
 
-PSKD = {"hidden": 128, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 128, "epochs": 300,
-        "alpha_T": 0.8, "n_bins": 15}
+PSKD = {"data": "mnist1d", "model": "mlp", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 128,
+        "epochs": 300, "alpha_T": 0.8, "n_bins": 15}
 
 
 @shared_per_config
 def _pskd_run(use_pskd: bool, seed: int, config: Mapping[str, Any]) -> tuple[float, float]:
-    x_tr, y_tr, x_te, y_te = load("digits", seed=seed)
-    torch.manual_seed(seed)
-    model = mlp(64, config["hidden"], 10)
+    x_tr, y_tr, x_te, y_te = load(config["data"], seed=seed)
+    model = build_model(config["model"], seed)  # the MNIST-1D paper's MLP, initialised from seed
     opt = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"],
                           weight_decay=config["weight_decay"], nesterov=True)
     epochs = config["epochs"]
@@ -51,7 +67,7 @@ def _pskd_run(use_pskd: bool, seed: int, config: Mapping[str, Any]) -> tuple[flo
 
 
 def pskd_metrics(arm: str, seed: int, config: Mapping[str, Any]) -> tuple[float, float]:
-    """(test accuracy %, test ECE) of CE ("baseline") or PS-KD ("treatment") on clean digits."""
+    """(test accuracy %, test ECE) of CE ("baseline") or PS-KD ("treatment") on clean MNIST-1D."""
     return _pskd_run(arm == "treatment", seed, config)
 
 
@@ -60,11 +76,15 @@ def pskd_metrics(arm: str, seed: int, config: Mapping[str, Any]) -> tuple[float,
     paper=PAPER_PSKD,
     statement="Progressive self-knowledge distillation (alpha_T = 0.8) lowers the test ECE of cross-entropy "
               "training by >= 30% relative (log ECE down by >= log(1/0.7) = 0.357).",
-    task="digits (clean labels), MLP 64-128-128-10, 300 epochs SGD (PS-KD's official CIFAR recipe)",
+    task="MNIST-1D (clean labels), the MNIST-1D paper's MLP, 300 epochs SGD (PS-KD's official CIFAR recipe)",
     baseline="cross-entropy", treatment="PS-KD (alpha_T = 0.8)",
     metric="log test ECE (15 bins)", direction="lower", min_effect=math.log(1 / 0.7),
-    config=PSKD, quick={"epochs": 60}, quick_seeds=2,
+    config=PSKD, quick={"epochs": 10}, quick_seeds=2,
+    gates=(above_chance(10.0, 10.0, key="acc"),
+           premise("ece", ">=", 0.02, "the cross-entropy baseline is over-confident: its test ECE is >= 0.02, so a 30% "
+                                      "reduction stays above the ECE's sampling floor (~0.007-0.015)")),
     components=("pskd", "ece"),
 )
-def pskd_digits_ece(arm: str, seed: int, config: Mapping[str, Any]) -> float:
-    return math.log(max(pskd_metrics(arm, seed, config)[1], 1e-12))
+def pskd_digits_ece(arm: str, seed: int, config: Mapping[str, Any]) -> dict[str, float]:
+    acc, ece = pskd_metrics(arm, seed, config)
+    return {"value": math.log(max(ece, 1e-12)), "ece": ece, "acc": acc}
