@@ -193,17 +193,34 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
 
 
 # ------------------------------------------------------------------------------------------ frozen digits models
-def train_digits_mlp(seed: int, config: Mapping[str, Any], act: nn.Module | None = None
-                     ) -> tuple[nn.Module, Tensor, Tensor]:
-    """A digits MLP 64-hidden-hidden-10 trained with Adam (config["lr"], config["epochs"], batch 64) in eval
-    mode, with every ReLU swapped for `act` when given; and the test split (x_test, y_test)."""
+@lru_cache(maxsize=8)
+def _trained_digits_mlp(seed: int, hidden: int, lr: float, epochs: int, beta: float | None) -> tuple[nn.Module, Tensor, Tensor]:
     x_tr, y_tr, x_te, y_te = load("digits", seed=seed)
     torch.manual_seed(seed)
-    model = mlp(64, config["hidden"], 10)
-    if act is not None:  # swap every ReLU for the smooth activation
-        model = nn.Sequential(*[act if isinstance(m, nn.ReLU) else m for m in model])
-    fit_adam(model, x_tr, y_tr, lr=config["lr"], epochs=config["epochs"], batch_size=64, seed=seed)
-    return model.eval(), x_te, y_te
+    model = mlp(64, hidden, 10)
+    if beta is not None:  # swap every ReLU for Softplus(beta)
+        model = nn.Sequential(*[nn.Softplus(beta=beta) if isinstance(m, nn.ReLU) else m for m in model])
+    fit_adam(model, x_tr, y_tr, lr=lr, epochs=epochs, batch_size=64, seed=seed)
+    model.eval()
+    for p in model.parameters():  # shared between claims and arms: frozen, read only
+        p.requires_grad_(False)
+    return model, x_te, y_te
+
+
+def train_digits_mlp(seed: int, config: Mapping[str, Any], beta: float | None = None
+                     ) -> tuple[nn.Module, Tensor, Tensor]:
+    """A digits MLP 64-hidden-hidden-10 trained with Adam (config["lr"], config["epochs"], batch 64), in eval
+    mode with frozen weights, every ReLU swapped for Softplus(beta) when `beta` is given; and the test split
+    (x_test, y_test). Memoised per (seed, hidden, lr, epochs, beta): the explain claims and both arms of a
+    claim share one trained model, which callers must only read."""
+    return _trained_digits_mlp(int(seed), int(config["hidden"]), float(config["lr"]), int(config["epochs"]),
+                               None if beta is None else float(beta))
+
+
+def digits_test_accuracy(seed: int, config: Mapping[str, Any], beta: float | None = None) -> float:
+    """Test accuracy (%) of `train_digits_mlp(seed, config, beta)` on the whole digits test split (450 images)."""
+    model, x_te, y_te = train_digits_mlp(seed, config, beta)
+    return accuracy(model, x_te, y_te)
 
 
 def digits_subset(seed: int, n_train: int | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -219,9 +236,7 @@ def digits_subset(seed: int, n_train: int | None) -> tuple[Tensor, Tensor, Tenso
 def frozen_softplus_digits(seed: int, config: Mapping[str, Any]) -> tuple[nn.Module, Tensor, Tensor]:
     """The Softplus(beta) digits MLP with frozen weights, its first `images` test images x (N, D) and
     its predicted labels t (N,) on them (the attributed class, which the attacks keep fixed)."""
-    model, x_te, _ = train_digits_mlp(seed, config, nn.Softplus(beta=config["beta"]))
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model, x_te, _ = train_digits_mlp(seed, config, config["beta"])
     x = x_te[: config["images"]]
     with torch.no_grad():
         t = model(x).argmax(1)
@@ -241,16 +256,23 @@ def logit_input_gradient(model: nn.Module, x: Tensor, t: Tensor, noise: Tensor |
     return g.view(s, *x.shape).mean(0)
 
 
-def deletion_auc(model: nn.Module, x: Tensor, target: Tensor, order: Tensor, chunk: int) -> float:
-    """Mean target probability as pixels are zeroed `chunk` at a time in `order` (N, D)."""
+def deletion_curve(model: nn.Module, x: Tensor, target: Tensor, order: Tensor, chunk: int) -> Tensor:
+    """Mean target probability (over the N images) after 0, chunk, 2 chunk, ... pixels are zeroed in `order`
+    (N, D): the deletion curve, shape (D / chunk + 1,)."""
     probs = []
     x = x.clone()
     with torch.no_grad():
         for k in range(0, x.shape[1] + 1, chunk):
             if k > 0:
                 x.scatter_(1, order[:, k - chunk:k], 0.0)
-            probs.append(F.softmax(model(x), 1).gather(1, target[:, None]).squeeze(1))
-    return torch.stack(probs).mean().item()
+            probs.append(F.softmax(model(x), 1).gather(1, target[:, None]).squeeze(1).mean())
+    return torch.stack(probs)
+
+
+def deletion_auc(model: nn.Module, x: Tensor, target: Tensor, order: Tensor, chunk: int) -> float:
+    """Mean target probability as pixels are zeroed `chunk` at a time in `order` (N, D): the mean of
+    `deletion_curve`."""
+    return deletion_curve(model, x, target, order, chunk).mean().item()
 
 
 # ------------------------------------------------------------------------------------------ noisy digits

@@ -13,9 +13,20 @@ constraint), and the largest deviation over the counted iterates is the observed
 
 Two claims, each with the catalog's threshold as a constant baseline arm (as in claims/bilevel/truncated.py):
 attribution-bound-exceedance-digits: fraction of images whose observed deviation exceeds the bound,
-against the 5% tolerance (direction lower, min_effect 0: reproduced when the CI lies below 0.05);
-attribution-bound-spearman-digits: Spearman correlation between the bound and the observed deviation
-over the images, against 0.5 (direction higher, min_effect 0). Quick: 15 epochs, 100 images.
+against the 5% tolerance (direction lower); attribution-bound-spearman-digits: Spearman correlation
+between the bound and the observed deviation over the images, against 0.5 (direction higher).
+Quick: 15 epochs, 100 images.
+
+Minimum effects (the catalog's thresholds are tolerances, not effects, so the minimum effect is the
+margin by which the measurement must clear them): exceedance 0.01 (two of the 200 images; the rate's
+resolution is one image, 0.005), i.e. reproduced when the mean rate is <= 4% with its interval below 5%;
+Spearman 0.05 (a rank correlation of 0.55 against 0.5; a practitioner would not tell 0.50 from 0.53).
+Gates (the baseline arm is a constant, so there is no baseline measurement to premise on):
+health: the frozen model classifies the digits test split (accuracy > 60%, chance 10%; both arms
+return it); health (treatment arm): the attack is real: on average at least half the images get a
+label-keeping perturbation that moves the attribution (otherwise a zero exceedance would be vacuous).
+Measured (baseline arm, seeds 0-2): test accuracy 96.0-96.7%. Cost: ~1 s per run (the training of the
+frozen model, shared by both arms and claims within a process; the bound and the attack take ~0.2 s).
 """
 
 from __future__ import annotations
@@ -26,9 +37,9 @@ import torch
 from scipy import stats
 
 from ...explain.deviation_bound import attribution_deviation_bound
-from ..base import claim
-from ..tasks import frozen_softplus_digits, logit_input_gradient, shared_per_config
-from ..base import PROVISIONAL_MIN_EFFECT  # replaced from the paper before the evidence run
+from ..base import Gate, Records, claim
+from ..gates import above_chance
+from ..tasks import digits_test_accuracy, frozen_softplus_digits, logit_input_gradient, shared_per_config
 
 
 PAPER = "A Practical Upper Bound for the Worst-Case Attribution Deviations"
@@ -39,7 +50,8 @@ QUICK = {"epochs": 15, "images": 100}
 
 @shared_per_config
 def bound_and_attack(seed: int, config: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """(bound per image, PGD worst observed ||g(x + delta) - g(x)||_2 per image) for one seed."""
+    """(bound per image, PGD worst observed ||g(x + delta) - g(x)||_2 per image) for one seed; the worst
+    deviation is 0 where no label-keeping iterate moved the attribution."""
     model, x, t = frozen_softplus_digits(seed, config)  # t (N,): predicted labels, kept fixed by the attack
     n, d, eps = x.shape[0], x.shape[1], config["eps"]
     bound = attribution_deviation_bound(model, x, target=t, eps=eps, norm="l2", metric="l2",
@@ -63,11 +75,30 @@ def bound_and_attack(seed: int, config: Mapping[str, Any]) -> tuple[tuple[float,
     return tuple(bound.tolist()), tuple(worst.tolist())
 
 
+def _attack_moved(records: Records) -> tuple[bool, str]:
+    moved = [float(r["attacked"]) for r in records["treatment"]]
+    mean = sum(moved) / len(moved)
+    return mean >= 0.5, f"treatment mean fraction of images the attack moved {mean:.3g} (needs >= 0.5)"
+
+
+ATTACK_MOVED = Gate("health: the attack moves the attribution", "health",
+                    "on average at least half the images get a label-keeping perturbation that changes the "
+                    "attribution (treatment arm)", _attack_moved)
+
+
+def _record(seed: int, config: Mapping[str, Any], value: float, bound: tuple, worst: tuple | None) -> dict[str, float]:
+    rec = {"value": value, "test_acc": digits_test_accuracy(seed, config, config["beta"])}
+    if worst is not None:
+        rec["attacked"] = sum(w > 0 for w in worst) / len(worst)
+    return rec
+
+
 _COMMON = dict(
     paper=PAPER,
     task="digits softplus MLP 2x128 (beta 10), first 200 test images, l2 eps = 0.05, 20-step PGD attribution "
          "attack keeping the predicted label",
-    config=CONFIG, quick=QUICK, quick_seeds=2, components=("attribution_deviation_bound",),
+    config=CONFIG, quick=QUICK, quick_seeds=2, second_look=20, components=("attribution_deviation_bound",),
+    gates=(above_chance(10.0, 50.0, key="test_acc"), ATTACK_MOVED),
 )
 
 
@@ -77,13 +108,14 @@ _COMMON = dict(
               "first-order bound eps * sigma_max(H_x) on at most 5% of test images.",
     baseline="the 5% tolerance (constant)",
     treatment="fraction of images where the PGD worst deviation > the bound",
-    metric="exceedance rate (fraction of images)", direction="lower", min_effect=PROVISIONAL_MIN_EFFECT, **_COMMON,
+    metric="exceedance rate (fraction of images)", direction="lower", min_effect=0.01, resolution=1 / 200,
+    **_COMMON,
 )
-def attribution_bound_exceedance_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
+def attribution_bound_exceedance_digits(arm: str, seed: int, config: Mapping[str, Any]) -> dict[str, float]:
     if arm == "baseline":
-        return config["max_exceed"]
+        return _record(seed, config, config["max_exceed"], (), None)
     bound, worst = bound_and_attack(seed, config)
-    return sum(w > b for b, w in zip(bound, worst)) / len(bound)
+    return _record(seed, config, sum(w > b for b, w in zip(bound, worst)) / len(bound), bound, worst)
 
 
 @claim(
@@ -92,10 +124,10 @@ def attribution_bound_exceedance_digits(arm: str, seed: int, config: Mapping[str
               "deviation with Spearman correlation >= 0.5.",
     baseline="the 0.5 Spearman threshold (constant)",
     treatment="Spearman(bound, PGD worst deviation) over the images",
-    metric="Spearman rank correlation", direction="higher", min_effect=PROVISIONAL_MIN_EFFECT, **_COMMON,
+    metric="Spearman rank correlation", direction="higher", min_effect=0.05, **_COMMON,
 )
-def attribution_bound_spearman_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
+def attribution_bound_spearman_digits(arm: str, seed: int, config: Mapping[str, Any]) -> dict[str, float]:
     if arm == "baseline":
-        return config["min_spearman"]
+        return _record(seed, config, config["min_spearman"], (), None)
     bound, worst = bound_and_attack(seed, config)
-    return float(stats.spearmanr(bound, worst).statistic)
+    return _record(seed, config, float(stats.spearmanr(bound, worst).statistic), bound, worst)

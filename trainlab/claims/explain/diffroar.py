@@ -4,7 +4,16 @@ Settings fixed before any run (from the catalog's claim hint and the paper; none
 diffroar-block-digits: block digits (8x8 digit + 8x8 null block), ReLU MLP 128-128-128-10 (Adam
 1e-3, 30 epochs); treatment trained with l2 PGD (eps 1.0, 7 steps of 2.5 eps / 7); input
 gradients of the true-class logit; DiffROAR at k = 10% with a fresh standard MLP retrained on
-each masked set (same seed in both arms). Paper: robust models' DiffROAR > standard's (5 points).
+each masked set (same seed in both arms). Paper: robust models' DiffROAR > standard's.
+
+Minimum effect 5 points (of DiffROAR, a difference of two accuracies on digits' 450 test images,
+resolution 0.22): the paper's robust-vs-standard DiffROAR gaps are tens of points on its benchmarks,
+and 5 points (22 test images) is the smallest gap that reads as "highlights the discriminative
+features better". Gates: health: the attributed model (standard or robust) classifies the block
+digits test split (clean accuracy > 60%, chance 10%). No premise gate: the effect needs a task whose
+discriminative features are known and localised, which the block construction guarantees (one of the
+two 8x8 blocks is a class-independent null patch). Measured on the baseline arm (seeds 0-2):
+DiffROAR 1.8, 1.8, 1.3 points, clean accuracy 95.1, 96.0, 93.8%; ~2.3 s per baseline run.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from torch import nn
 
 from ...explain.diffroar import diff_roar, make_block_digits
 from ..base import claim
+from ..gates import above_chance
 from ..tasks import accuracy, adam_eval, ce_loss, mlp
 
 
@@ -46,12 +56,12 @@ def _grad_attr(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tens
               "(higher DiffROAR) than those of a standard MLP, whose DiffROAR is near 0.",
     task="block digits (8x8 digit + 8x8 null block), ReLU MLP, DiffROAR at k=10%",
     baseline="standard training", treatment="l2 PGD adversarial training (eps 1.0)",
-    metric="DiffROAR(10%) in accuracy points", direction="higher", min_effect=5.0,
+    metric="DiffROAR(10%) in accuracy points", direction="higher", min_effect=5.0, resolution=100 / 450,
     config={"hidden": 128, "epochs": 30, "eps": 1.0, "pgd_steps": 7, "fraction": 0.1, "retrain_epochs": 30},
     quick={"epochs": 8, "pgd_steps": 5, "retrain_epochs": 6},
-    quick_seeds=2, components=("diff_roar", "block_digits"),
+    quick_seeds=2, gates=(above_chance(10.0, 50.0, key="test_acc"),), components=("diff_roar", "block_digits"),
 )
-def diffroar_block_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
+def diffroar_block_digits(arm: str, seed: int, config: Mapping[str, Any]) -> dict[str, float]:
     s = make_block_digits(seed)
     torch.manual_seed(seed)
     model = mlp(128, config["hidden"], 10)
@@ -72,4 +82,4 @@ def diffroar_block_digits(arm: str, seed: int, config: Mapping[str, Any]) -> flo
 
     a_tr, a_te = _grad_attr(model, s.x_train, s.y_train), _grad_attr(model, s.x_test, s.y_test)
     d = diff_roar(retrain, s.x_train, s.y_train, a_tr, [config["fraction"]], s.x_test, s.y_test, a_te)
-    return float(d[0])
+    return {"value": float(d[0]), "test_acc": accuracy(model, s.x_test, s.y_test)}

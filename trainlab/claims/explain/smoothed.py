@@ -9,8 +9,17 @@ iterates whose predicted label is unchanged (the lowest-cosine one is kept). Bas
 vanilla gradient; treatment arm: its uniform smoothing on the l2 ball of radius r = 1.0 (the
 attack differentiates a 16-sample estimate with fresh noise per step; evaluation uses 128 samples
 with the same noise at x and x + delta). Metric: mean cosine(attr(x + delta), attr(x)); the catalog's
-claim is a gain >= 0.2.
+claim is a gain >= 0.2 (min_effect 0.2, continuous).
 The frozen model and the attribution are `tasks.frozen_softplus_digits` / `tasks.logit_input_gradient`.
+
+Gates: health: the frozen model classifies the digits test split (accuracy > 60%, chance 10%);
+premise (baseline arm): the attack actually fools the vanilla gradient, leaving room for a 0.2 gain:
+its mean cosine under attack <= 0.8. Measured on the baseline arm (seeds 0-2): cosine 0.997 at eps 0.1,
+0.990 at 0.2, 0.948-0.953 at 0.5, 0.860-0.866 at 1.0 (= r); 0.84 at eps 1.0 with 50 attack steps;
+Softplus beta 1 or 3 instead of 10: >= 0.985. The vanilla gradient of this small MLP is not fragile
+at any attack size up to the smoothing radius, so the premise is absent here and the claim is
+expected to be "not testable here"; the catalog's eps = 0.1 is kept (no setting was found where the
+premise holds without leaving the certificate's regime eps < r). Cost: ~1 s (baseline), ~3 s (treatment).
 """
 
 from __future__ import annotations
@@ -22,7 +31,10 @@ import torch.nn.functional as F
 
 from ...explain.smoothed import uniform_ball_noise
 from ..base import claim
-from ..tasks import frozen_softplus_digits, logit_input_gradient
+from ..gates import above_chance, premise
+from ..tasks import digits_test_accuracy, frozen_softplus_digits, logit_input_gradient
+
+MIN_EFFECT = 0.2
 
 
 @claim(
@@ -32,13 +44,16 @@ from ..tasks import frozen_softplus_digits, logit_input_gradient
               "cosine similarity to the clean attribution >= 0.2 higher than the vanilla gradient.",
     task="digits softplus MLP 2x128, 200 test images, l2 PGD attribution attack, label kept",
     baseline="vanilla input gradient", treatment="uniformly smoothed gradient (l2 ball r = 1.0)",
-    metric="mean cosine(attr(x + delta), attr(x)) under attack", direction="higher", min_effect=0.2,
+    metric="mean cosine(attr(x + delta), attr(x)) under attack", direction="higher", min_effect=MIN_EFFECT,
     config={"hidden": 128, "lr": 1e-3, "epochs": 30, "images": 200, "eps": 0.1, "pgd_steps": 10,
             "radius": 1.0, "attack_samples": 16, "eval_samples": 128, "beta": 10.0},
-    quick={"epochs": 15, "images": 100}, quick_seeds=2,
+    quick={"epochs": 15, "images": 100}, quick_seeds=2, second_look=20,
+    gates=(above_chance(10.0, 50.0, key="test_acc"),
+           premise("value", "<=", 1 - MIN_EFFECT, "the attribution attack lowers the vanilla gradient's cosine to "
+                   "<= 0.8, leaving room for the 0.2 gain")),
     components=("uniform_smoothed",),
 )
-def smoothed_attribution_robustness_digits(arm: str, seed: int, config: Mapping[str, Any]) -> float:
+def smoothed_attribution_robustness_digits(arm: str, seed: int, config: Mapping[str, Any]) -> dict[str, float]:
     model, x, t = frozen_softplus_digits(seed, config)
     n, d, eps = x.shape[0], x.shape[1], config["eps"]
     gen = torch.Generator().manual_seed(1000 + seed)
@@ -65,4 +80,4 @@ def smoothed_attribution_robustness_digits(arm: str, seed: int, config: Mapping[
         now = F.cosine_similarity(logit_input_gradient(model, x + delta, t, eval_noise, graph=False), clean, dim=1)
         better = same & (now < best_cos)
         best[better], best_cos[better] = delta[better], now[better]
-    return best_cos.mean().item()
+    return {"value": best_cos.mean().item(), "test_acc": digits_test_accuracy(seed, config, config["beta"])}
