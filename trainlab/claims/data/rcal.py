@@ -12,7 +12,7 @@ plain classifier accuracy on the tail classes. A linear model on 20 PCA features
 the premise here is that loss itself: on the baseline arm, the same pipeline (PCA 20 + logistic regression)
 trained on the balanced training split (every class cut to the smallest class's count, ~130) with its clean
 labels ("ref_acc", same seed) must beat the baseline's balanced accuracy by >= min_effect + 5 points
-("room"). Measured (baseline arm, seeds 0-4): room 9.5-12.4 points (baseline 83.2-85.9, reference
+("room"). Measured (baseline arm, seeds 0-5): room 8.6-12.4 points (baseline 83.2-87.0, reference
 95.1-96.2). Health: both arms above chance (10%) by 10 points.
 
 Minimum effect 3 points of balanced accuracy: the catalog's claim ("beats plain logistic regression balanced
