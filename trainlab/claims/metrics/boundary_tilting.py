@@ -10,11 +10,14 @@ which the boundary can tilt without losing accuracy; 8x8 digits have many near-c
 (baseline run only): the smaller half of the eigenvalues of the 3-vs-8 training covariance holds < 5% of the
 total variance (an order of magnitude below the 50% of data spread evenly over its dimensions). The first
 threshold written here, 1%, had no such reason; the quick smoke test (same config) measured 2.2% and the
-threshold was set by the stated reason instead. The premise does not read the deviation angle. Health gate: each arm's test accuracy on 3 vs 8 exceeds 70% (chance 50%).
+threshold was set by the stated reason instead. The premise does not read the deviation angle.
+Health gate: each arm's test accuracy on 3 vs 8 exceeds 70% (chance 50%).
 Minimum effect: 10 degrees. The paper states no number for a given C ratio (it shows the angle growing
 without bound as regularisation weakens); 10 degrees is the smallest tilt we would call a real change of the
 boundary's direction. The angle is continuous (no resolution).
 Cost (full mode, one thread): ~0.1 s per run, so a second look at 20 seeds is declared.
+Baseline premise (full mode, baseline arm only, seeds 0-2): low-variance share 0.0226 / 0.0220 / 0.0217;
+test accuracy 93 / 99 / 89%.
 """
 
 from __future__ import annotations

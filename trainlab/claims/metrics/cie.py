@@ -13,6 +13,8 @@ dense models learned: mean dense test accuracy > 60% (chance 10%).
 Minimum effect: 20 points lower on CIEs (the catalog's number for the paper's "CIEs are much harder").
 The metric averages 5 models over a varying subset, so it has no fixed resolution.
 Cost (full mode, one thread): ~9.6 s per run (both arms train the populations unless one process runs both).
+Baseline premise (full mode, baseline arm only, seeds 0-2): pruning cost 1.3 / 1.1 / 1.4 points, CIEs 7 / 9 / 12,
+dense accuracy 96-97%.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ Gates: health -- each arm's full-train cross-entropy falls below 0.9 x its value
 (baseline run only) -- the network has left the initial transient: training accuracy >= 80% at the end of the
 warm-up.
 Cost (full mode, one thread): baseline ~0.3 s, treatment ~1.5 s per run; a second look at 20 seeds is declared.
+Baseline premise (full mode, baseline arm only, seeds 0-2): training accuracy after the warm-up 88.6 / 85.0 / 90.3%;
+full-train loss 2.33 -> 0.22.
 """
 
 from __future__ import annotations

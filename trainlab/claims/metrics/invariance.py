@@ -14,6 +14,8 @@ representation accuracy. Premise (baseline run only): the probe on the baseline'
 test digits 5-9). Health: each arm's rotated-target probe accuracy exceeds 50% (chance 20%). The rotation-
 invariance score of the target test set is recorded per run (not gated).
 Cost (full mode, one thread): ~3.7 s per run.
+Baseline premise (full mode, baseline arm only, seeds 0-2): rotation cost 8.5 / 6.3 / 8.5 points (unrotated 95-96%,
+rotated 86-90%).
 """
 
 from __future__ import annotations

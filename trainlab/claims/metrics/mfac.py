@@ -11,6 +11,8 @@ Gates: premise (baseline run only) -- one-shot magnitude pruning to 80% costs >=
 test accuracy (the minimum effect plus one point), so a better saliency has room to keep 3 points more; health --
 the dense model learned (test accuracy > 60%, chance 10%).
 Cost (full mode, one thread): ~1.4 s per run; a second look at 20 seeds is declared.
+Baseline premise (full mode, baseline arm only, seeds 0-2): magnitude-pruning cost 10.7 / 4.0 / 2.7 points (dense
+96-97%).
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ AUROC over ~112 x ~113 held-out pairs is nearly continuous (no resolution declar
 Gates: premise (baseline run only) -- the last layer alone leaves room: its AUROC is <= 0.98 (1 - 2 x the
 minimum effect); health -- the classifier learned digits 0-4 (test accuracy > 70%, chance 20%).
 Cost (full mode, one thread): ~1 s per run; a second look at 20 seeds is declared.
+Baseline premise (full mode, baseline arm only, seeds 0-2): last-layer AUROC 0.918 / 0.940 / 0.888; digits 0-4
+accuracy 99.6-100%.
 """
 
 from __future__ import annotations

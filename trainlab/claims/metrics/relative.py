@@ -17,6 +17,8 @@ stitching is <= 30%; resolution one of 450 test images = 0.22 points); neighbour
 reports large gains in neighbourhood similarity without a digits number; 0.05 of a [0, 1] overlap is the smallest
 change we would call a better agreement; continuous).
 Cost (full mode, one thread): ~3.5 s per run (two models per arm); a second look at 20 seeds is not declared.
+Baseline premise (full mode, baseline arm only, stitching claim, seeds 0-2): Procrustes stitching 97.1 / 96.4 /
+96.4%, absolute stitching 14.0 / 2.0 / 6.2%, in-model accuracy 96-97%.
 """
 
 from __future__ import annotations

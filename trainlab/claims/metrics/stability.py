@@ -21,6 +21,9 @@ sweep is below 0.9 x L0 (the model learns the copy task at some learning rate). 
 baseline's max attention logit at the end of training are recorded.
 Cost (full mode, one thread, loaded 2-core machine): ~25-30 s per run (4 trainings), so 5 seeds (stated reason).
 L0 is measured once per seed (the initial model and held-out set do not depend on the learning rate).
+Baseline premise (full mode, baseline arm only, seeds 0-2): top_share 0.994 / 0.996 / 0.996 (final losses at
+lr 1e-3..3e-1: ~0.01 / 0.002 / 0.002 / 2.6 nats, L0 ~3.2; max |attention logit| at the top lr 2-3e5, the
+paper's attention-logit growth).
 """
 
 from __future__ import annotations
