@@ -113,7 +113,7 @@ def _as_record(value: Any) -> dict[str, Any]:
 
 
 def run_one(name: str, arm: str, seed: int, quick: bool, out: str) -> dict[str, Any]:
-    """Run one (claim, arm, seed) single-threaded (numbers do not depend on --jobs) and record it.
+    """Run one (claim, arm, seed) on one thread (torch and BLAS: numbers do not depend on --jobs) and record it.
 
     A run that raises is returned as `{"error": ...}` and not recorded, so a rerun retries it.
     """
@@ -121,13 +121,16 @@ def run_one(name: str, arm: str, seed: int, quick: bool, out: str) -> dict[str, 
 
     from .. import claims as _  # noqa: F401  (registers claims in a fresh worker process)
 
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
     c = get_claim(name)
     config = c.config_for(quick)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     try:
-        rec = _as_record(c.run(arm, seed, config))
+        with threadpool_limits(1):  # BLAS/OpenMP of numpy and scikit-learn too, not only torch
+            rec = _as_record(c.run(arm, seed, config))
     except Exception:  # noqa: BLE001  (reported with its traceback; the run is retried next time)
         return {"claim": name, "arm": arm, "seed": seed, "error": traceback.format_exc(limit=8)}
     finally:
