@@ -7,20 +7,14 @@ modules need lives here.
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache, wraps
 from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_breast_cancer, load_diabetes
-from sklearn.preprocessing import StandardScaler
 from torch import Tensor, nn
 
 from ..datasets import add_label_noise, load
-from ..optim.extras import dog
-from ..optim.udog import udog
-from .base import PROVISIONAL_MIN_EFFECT  # replaced from the paper before the evidence run
 
 LossFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 
@@ -377,126 +371,3 @@ def noisy_digits_gates(min_effect: float, cost_key: str = "noise_cost", memorise
                              f"the cross-entropy baseline memorises the noise: it fits >= {MEMORISED_MIN:g}% of the "
                              "flipped training labels at the end of training (the papers' setting)"))
     return tuple(gates)
-# ------------------------------------------------------------------------------------------ DoG's digits task
-# Digits (pixels / 16), ReLU MLP 64-64-64-10, minibatch 64, 20 epochs (8 in quick mode); the SGD baseline is
-# the spread of test accuracy over lr in {1e-4, 1e-3, 1e-2, 1e-1}.
-DOG_PAPER = "Accelerated Parameter-Free Stochastic Optimization"
-
-
-def digits_accuracy(make_opt, seed: int, config: Mapping[str, Any], closure: bool = False) -> float:
-    """Digits MLP trained by `make_opt(params)` (step(closure) when `closure`); test accuracy (%), 0 if NaN."""
-    x_tr, y_tr, x_te, y_te = load("digits", seed=seed)
-    torch.manual_seed(seed)
-    model = mlp(64, config["hidden"], 10)
-    fit(model, x_tr, y_tr, make_opt(model.parameters()), epochs=config["epochs"], batch_size=config["batch_size"],
-        seed=seed, closure=closure)
-    acc = accuracy(model, x_te, y_te)
-    return acc if acc == acc else 0.0  # a diverged (NaN) model predicts nothing right
-
-
-def accuracy_spread(make_opts, seed: int, config: Mapping[str, Any], closure: bool = False) -> float:
-    """max - min of `digits_accuracy` over the optimizers `make_opts` (a grid of one hyperparameter)."""
-    accs = [digits_accuracy(make_opt, seed, config, closure) for make_opt in make_opts]
-    return max(accs) - min(accs)
-
-
-def sgd_lr_spread(seed: int, config: Mapping[str, Any]) -> float:
-    """The baseline arm of the DoG-family robustness claims: SGD's accuracy spread over config["sgd_lrs"]."""
-    return accuracy_spread([lambda ps, lr=lr: torch.optim.SGD(ps, lr=lr) for lr in config["sgd_lrs"]], seed, config)
-
-
-# ------------------------------------------------------------------------------------------ DoG's convex problems
-# Logistic regression on z-scored breast_cancer and least squares on diabetes (z-scored target), the whole
-# sets (sklearn's bundled copies), linear, zero init, float64, minibatches of 32 drawn i.i.d. with replacement;
-# final loss = full-set loss at the last iterate, clamped to 1e6. See `claims/optim/udog.py` for the details.
-CONVEX_PROBLEMS = ("breast_cancer", "diabetes")
-CONVEX_CLAMP = 1e6
-CONVEX_CONFIG = {"steps": 2000, "batch_size": 32, "sgd_lrs": [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0],
-                 "reps_rel": 1e-6, "reps_grid": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2], "tolerance": 1.05}
-CONVEX_QUICK = {"steps": 500}
-CONVEX_TASK = ("logistic regression on z-scored breast_cancer and least squares on diabetes (z-scored target), "
-               "linear, zero init, float64, minibatch 32, 2000 steps")
-CONVEX_COMMON = dict(paper=DOG_PAPER, task=CONVEX_TASK, direction="lower", min_effect=PROVISIONAL_MIN_EFFECT, config=CONVEX_CONFIG,
-                     quick=CONVEX_QUICK, quick_seeds=2)
-CONVEX_RELATIVE = "final full-set loss / tuned-SGD final loss (same problem and seed), worse problem per seed"
-
-
-@lru_cache(maxsize=2)
-def _convex_data(problem: str) -> tuple[Tensor, Tensor]:
-    """Whole set, z-scored: x (N, d) float64, y (N, 1) float64 (0/1 labels or the z-scored target)."""
-    if problem == "breast_cancer":
-        x, y = load_breast_cancer(return_X_y=True)
-    elif problem == "diabetes":
-        x, y = load_diabetes(return_X_y=True)
-        y = StandardScaler().fit_transform(y.reshape(-1, 1)).ravel()
-    else:
-        raise ValueError(f"problem must be one of {CONVEX_PROBLEMS}, got {problem!r}")
-    x = StandardScaler().fit_transform(x)
-    return torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64).reshape(-1, 1)
-
-
-def _convex_loss(problem: str, out: Tensor, y: Tensor) -> Tensor:
-    return F.binary_cross_entropy_with_logits(out, y) if problem == "breast_cancer" else F.mse_loss(out, y)
-
-
-@lru_cache(maxsize=512)
-def convex_final_loss(problem: str, opt: str, value: float, seed: int, steps: int, batch_size: int) -> float:
-    """Full-set loss after `steps` minibatch steps of `opt` ("sgd": lr = value; "dog"/"udog": reps_rel = value)."""
-    x, y = _convex_data(problem)
-    torch.manual_seed(seed)
-    model = nn.Linear(x.shape[1], 1, dtype=torch.float64)
-    with torch.no_grad():
-        model.weight.zero_()
-        model.bias.zero_()
-    if opt == "sgd":
-        optimizer: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=value)
-    elif opt == "dog":
-        optimizer = dog(model.parameters(), reps_rel=value)
-    elif opt == "udog":
-        optimizer = udog(model.parameters(), reps_rel=value)
-    else:
-        raise ValueError(f"opt must be 'sgd', 'dog' or 'udog', got {opt!r}")
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        idx = torch.randint(len(x), (batch_size,), generator=gen)  # (batch_size,) i.i.d. with replacement
-
-        def closure(idx: Tensor = idx) -> Tensor:
-            optimizer.zero_grad(set_to_none=True)
-            loss = _convex_loss(problem, model(x[idx]), y[idx])
-            loss.backward()
-            return loss
-
-        if opt == "udog":
-            optimizer.step(closure)
-            continue
-        loss = closure()
-        if not math.isfinite(loss.item()):  # diverged SGD: the result is clamped anyway
-            return CONVEX_CLAMP
-        optimizer.step()
-    with torch.no_grad():
-        value = _convex_loss(problem, model(x), y).item()
-    return value if math.isfinite(value) and value < CONVEX_CLAMP else CONVEX_CLAMP
-
-
-def convex_loss(problem: str, opt: str, value: float, seed: int, config: Mapping[str, Any]) -> float:
-    """`convex_final_loss` with steps and batch size from `config`."""
-    return convex_final_loss(problem, opt, float(value), seed, int(config["steps"]), int(config["batch_size"]))
-
-
-def tuned_sgd(problem: str, seed: int, config: Mapping[str, Any]) -> float:
-    """Lowest final loss of SGD over the lr grid."""
-    return min(convex_loss(problem, "sgd", lr, seed, config) for lr in config["sgd_lrs"])
-
-
-def worse_problem(arm: str, pairs: list[tuple[float, float]]) -> float:
-    """Given (baseline, treatment) per problem, return `arm`'s value on the problem worst for the claim."""
-    b, t = max(pairs, key=lambda bt: bt[1] - bt[0])
-    return b if arm == "baseline" else t
-
-
-def vs_tuned_sgd(opt: str, arm: str, seed: int, config: Mapping[str, Any]) -> float:
-    """Baseline: the tolerance (1.05); treatment: `opt`'s untuned final loss / tuned SGD's, worse problem."""
-    if arm == "baseline":
-        return float(config["tolerance"])  # 1.05 x tuned SGD / tuned SGD, on every problem
-    return max(convex_loss(p, opt, config["reps_rel"], seed, config) / tuned_sgd(p, seed, config)
-               for p in CONVEX_PROBLEMS)
