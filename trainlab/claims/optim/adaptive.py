@@ -6,7 +6,13 @@ every step). The sum over a period is +10 x, so the optimum is x = -1. beta1 = 0
 step size alpha_t = alpha / sqrt(t) with alpha = 0.1 (the paper's exact alpha is not restated here;
 chosen before running, large enough for the iterate to cross the domain). Baseline torch Adam,
 treatment trainlab `amsgrad` (torch Adam(amsgrad=True)); the seed draws x_1 uniformly in [-1, 1].
-Metric: final x (lower is better); the claim is Adam ends near +1 and AMSGrad near -1, min effect 1.0.
+Metric: final x (lower is better); the claim is Adam ends near +1 and AMSGrad near -1 (a gap of 2), min
+effect 1.0: half the gap, i.e. AMSGrad's iterate ends at least half the domain below Adam's.
+Gates: only the automatic finite-metric one. This is an online problem with a known optimum, not a training
+run: there is no loss to fall or chance level to beat, and Adam's failure is the claim itself, not a premise.
+Cost: Adam and AMSGrad act elementwise, so the seeds of a block of 10 (0-9, 10-19, ...) run as one float64
+vector of 10 iterates, bitwise equal to running each seed alone (checked on 3,000 steps); the block is
+computed once per process and arm and shared by its seeds.
 """
 
 from __future__ import annotations
@@ -18,11 +24,17 @@ import torch
 
 from ...optim.adaptive import amsgrad
 from ..base import claim
+from ..tasks import shared_per_config
+
+BLOCK = 10  # seeds run together as one vector
 
 
-def online_final_x(use_amsgrad: bool, seed: int, config: Mapping[str, Any]) -> float:
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.nn.Parameter(torch.rand(1, generator=gen, dtype=torch.float64) * 2 - 1)
+@shared_per_config
+def _block_final_x(use_amsgrad: bool, block: int, config: Mapping[str, Any]) -> tuple[float, ...]:
+    """Final x of seeds block * BLOCK .. block * BLOCK + BLOCK - 1 (x_1 of seed s: uniform in [-1, 1] from
+    a generator seeded with s), one coordinate per seed."""
+    x = torch.nn.Parameter(torch.cat([torch.rand(1, generator=torch.Generator().manual_seed(s), dtype=torch.float64)
+                                      for s in range(block * BLOCK, (block + 1) * BLOCK)]) * 2 - 1)
     kw = dict(lr=config["alpha"], betas=tuple(config["betas"]), eps=config["eps"])
     opt = amsgrad([x], **kw) if use_amsgrad else torch.optim.Adam([x], **kw)
     period, big, small = config["period"], config["big"], config["small"]
@@ -33,7 +45,12 @@ def online_final_x(use_amsgrad: bool, seed: int, config: Mapping[str, Any]) -> f
         opt.step()
         with torch.no_grad():
             x.clamp_(-1.0, 1.0)  # projection onto the feasible set
-    return float(x.item())
+    return tuple(float(v) for v in x.detach())
+
+
+def online_final_x(use_amsgrad: bool, seed: int, config: Mapping[str, Any]) -> float:
+    key = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
+    return _block_final_x(use_amsgrad, seed // BLOCK, key)[seed % BLOCK]
 
 
 @claim(
@@ -45,7 +62,7 @@ def online_final_x(use_amsgrad: bool, seed: int, config: Mapping[str, Any]) -> f
     metric="final x (optimum -1)", direction="lower", min_effect=1.0,
     config={"steps": 100_000, "alpha": 0.1, "betas": [0.9, 0.99], "eps": 1e-8, "period": 101,
             "big": 1010.0, "small": 10.0},
-    quick={"steps": 5_000}, quick_seeds=2,
+    quick={"steps": 5_000}, quick_seeds=2, second_look=20,
     components=("amsgrad",),
 )
 def amsgrad_counterexample(arm: str, seed: int, config: Mapping[str, Any]) -> float:
