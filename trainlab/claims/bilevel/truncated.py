@@ -22,6 +22,8 @@ Gates (declared before any run): health, the inner problem trains: the validatio
 steps is below 0.9x its value at w = 0 (ln 2), in both arms; premise of (b) (baseline arm), tuning matters:
 full-backprop tuning lowers the validation CE by at least 1% (ln of the CE at the initial lam over the CE
 after the 50 outer steps >= 0.01), else a truncated hypergradient has nothing to lose.
+Baseline measurement (seeds 0-2): tuning gain 0.103 / 0.062 / 0.056; inner val CE 0.69 -> ~0.10; full-backprop
+tuning ~9-10 CPU-s per run, K=10 ~7; the cosine claim < 2 CPU-s per run (second look at 20 seeds declared).
 """
 
 from __future__ import annotations

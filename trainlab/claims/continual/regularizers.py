@@ -12,6 +12,8 @@ Gates (declared before any run): premise (baseline arm), naive fine-tuning forge
 falls by at least 5 points on average between the end of each task's training and the end (without
 forgetting there is nothing for a regulariser to prevent); health, each arm's final mean per-task accuracy
 exceeds chance (10%) by more than 5 points. The naive baseline run is shared by the two claims (same config).
+Baseline measurement (seeds 0-2): naive final accuracy 19.8 / 20.0 / 19.8%, forgetting 99.7 points; ~1-2.6
+CPU-s per run (second look at 20 seeds declared).
 """
 
 from __future__ import annotations

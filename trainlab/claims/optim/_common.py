@@ -1,5 +1,7 @@
-"""Recipes the DoG / U-DoG claims share (`extras.py` and `udog.py`): DoG's digits grid task and the catalog's
-convex problems. Moved here from `tasks.py` (only these claim modules use them).
+"""Recipes the optim claims share: DoG's digits grid task and the catalog's convex problems (`extras.py` and
+`udog.py`; moved here from `tasks.py`, only these claim modules use them), and the modular-addition set-up of
+"Grokking at the Edge of Numerical Stability" with its shared softmax baseline (`extras.py` and
+`claims/losses/stablemax.py`).
 
 Digits grid task: digits (pixels / 16), ReLU MLP 64-64-64-10, minibatch 64, config["epochs"] epochs; one
 grid point = one freshly initialised model (same init and batch order for every point); the arm's number is
@@ -339,7 +341,6 @@ def modular_run(make_opt: Callable[[Any], torch.optim.Optimizer], loss_fn: Calla
     with torch.no_grad():
         first = float(loss_fn(model(x_tr), y_tr))
     model.train()
-    last = first
     for _ in range(config["steps"]):
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(x_tr), y_tr)

@@ -12,7 +12,8 @@ Gates: only the automatic finite-metric one. This is an online problem with a kn
 run: there is no loss to fall or chance level to beat, and Adam's failure is the claim itself, not a premise.
 Cost: Adam and AMSGrad act elementwise, so the seeds of a block of 10 (0-9, 10-19, ...) run as one float64
 vector of 10 iterates, bitwise equal to running each seed alone (checked on 3,000 steps); the block is
-computed once per process and arm and shared by its seeds.
+computed once per process and arm and shared by its seeds: 18.6 CPU-s per block (100,000 steps), ~2 CPU-s per
+run; a second look at 20 seeds (the block 10-19) is declared.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ margin) and significantly above -1.5, and not reproduced iff the gap is signific
 0.5 points: about two of digits' 450 test images (resolution 0.22), the smallest accuracy gap worth
 reporting. Gates: health, each arm's raw test accuracy exceeds chance (10%) by more than 10 points, and each
 arm's training loss (full training set) falls below 0.9x its initial value. The Hessian-eigenvalue half of
-the catalog claim is not measured here.
+the catalog claim is not measured here. Cheap (~0.3-2 CPU-s per run): a second look at 20 seeds is declared.
+Baseline measurement (seeds 0-2): SGD test accuracy 98.0 / 96.7 / 97.1%, training loss 2.30 -> 0.004-0.009.
 """
 
 from __future__ import annotations

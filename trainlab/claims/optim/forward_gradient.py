@@ -12,6 +12,8 @@ Min effect 0.5 points: about two of the 450 test images (resolution 0.22), the s
 reporting; the paper states no effect size for this comparison. Gates: health, each arm's raw test accuracy
 exceeds chance (10%) by more than 10 points and its full training-set loss falls below 0.9x the initial.
 No premise: the claim is a comparison at a fixed budget, which holds or not however far backprop gets.
+Baseline measurement (seeds 0-1): backprop test accuracy 94.7 / 94.9% (the catalog's >= 93%), 1-3 CPU-s per
+run; a second look at 20 seeds is declared (cheap).
 """
 
 from __future__ import annotations

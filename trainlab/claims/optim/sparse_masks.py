@@ -19,6 +19,8 @@ parameter) beats the random-mask baseline by at least the 5-point min effect (th
 fine-tuning from the same pretrained model); health, each arm exceeds 30% test accuracy (chance 20%).
 The catalog's second condition (FISH within 5 points of full fine-tuning) is reported (the baseline's
 "full_finetune_accuracy"), outside the verdict.
+Baseline measurement (seeds 0-2): random mask + head 70.1 / 75.0 / 69.6%, full fine-tuning 97.8 / 99.1 / 95.5%
+(room 24-28 points); 2-4 CPU-s per baseline run (it also runs full fine-tuning), ~1.2 per treatment run.
 """
 
 from __future__ import annotations
