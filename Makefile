@@ -28,7 +28,7 @@ install-test: $(VENV)/.installed-test
 
 # A few fast claims whose full protocol (10 seeds, gates, verdict) regenerates in minutes on 2 cores;
 # --against checks that the regenerated per-seed numbers equal the committed evidence.
-DEMO_CLAIMS := confident-learning-digits gio-digits el2n-pruning-digits infobatch-digits
+DEMO_CLAIMS := confident-learning-digits boundary-tilting-regularisation feature-shift-localisation dimco-retrieval gio-digits
 
 demo: install
 	$(VENV)/bin/trainlab check --all --quick --jobs 2 --out results

@@ -298,8 +298,3 @@ def benjamini_hochberg(pvalues: Sequence[float], q: float) -> list[bool]:
     rejected[order[:k]] = True
     return rejected.tolist()
 
-
-# A placeholder left by the move to the evidence rule (min_effect 0 is no longer allowed): every use is
-# replaced by a minimum effect chosen from the paper before that claim's evidence run, and a test fails
-# while any claim still carries it.
-PROVISIONAL_MIN_EFFECT = 1e-12
