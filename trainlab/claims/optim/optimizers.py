@@ -94,8 +94,10 @@ def final_train_loss(use_ademamix: bool, seed: int, config: Mapping[str, Any]) -
     config={"hidden": 128, "lr": 1e-3, "weight_decay": 0.1, "batch_size": 64, "steps": 10_000,
             "betas": [0.9, 0.999, 0.9999], "alpha": 5.0},
     quick={"steps": 500}, quick_seeds=2,
-    gates=(premise("steps_over_horizon", ">=", 1.0,
-                   "the run is at least as long as the slow EMA's horizon 1 / (1 - beta3)"),
+    gates=(premise("steps_over_horizon", ">=", 0.999,
+                   "the run is at least as long as the slow EMA's horizon 1 / (1 - beta3), to within float "
+                   "rounding (10,000 x (1 - 0.9999) evaluates to 0.99999999999989; the first evidence run "
+                   "compared it with 1.0 and so failed this gate on every seed)"),
            loss_decreased()),
     components=("ademamix",),
 )
