@@ -202,7 +202,7 @@ def report(
     table: bool = typer.Option(True, "--table/--no-table", help="also print the verdict table"),
 ) -> None:
     """Write REPORT.md over every stored claim result (stale and missing claims marked) and print its table."""
-    from .claims.report import classify, fmt, write_report
+    from .claims.report import classify, fmt, shown_counts, write_report
 
     if not out.is_dir():
         _fail(f"no results folder {out}; run `trainlab check` first")
@@ -223,10 +223,7 @@ def report(
                       "pass" if not r["failed_gates"] else "; ".join(r["failed_gates"]),
                       f"{(r.get('commit') or '?')[:8]}, {r.get('date', '?')[:10]}")
         console.print(t)
-        counts: dict[str, int] = {}
-        for row in rows:
-            counts[row["shown"]] = counts.get(row["shown"], 0) + 1
-        console.print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())), highlight=False)
+        console.print(", ".join(f"{v} {k}" for k, v in sorted(shown_counts(rows).items())), highlight=False)
     console.print(f"wrote {path}", highlight=False)
 
 

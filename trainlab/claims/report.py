@@ -10,6 +10,7 @@ their old verdict; registered claims without a result are "missing".
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -75,6 +76,11 @@ def classify(results: Sequence[Mapping[str, Any]], claims: Sequence[Any] | None 
     return rows
 
 
+def shown_counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """How many report rows show each status (verdicts, stale, missing)."""
+    return dict(Counter(row["shown"] for row in rows))
+
+
 def _effect(r: Mapping[str, Any]) -> str:
     d = r.get("decision", {})
     if d.get("method") == "paired t":
@@ -87,9 +93,7 @@ def _effect(r: Mapping[str, Any]) -> str:
 
 def render_report(results: list[dict[str, Any]], harness: Sequence[Mapping[str, Any]] = ()) -> str:
     rows = classify(results)
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["shown"]] = counts.get(row["shown"], 0) + 1
+    counts = shown_counts(rows)
     rep, nrep = counts.get("reproduced", 0), counts.get("not reproduced", 0)
     lines = ["# trainlab evidence report", "", RULE_TEXT, "", f"Rule id: `{RULE}`.", "",
              "Counts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ".", "",

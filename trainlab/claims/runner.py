@@ -36,21 +36,6 @@ from .base import ALPHA, ARMS, RULE, Claim, _hash, decide, get_claim
 RESULT_KIND = "trainlab-claim-result"
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON to a uniquely named temporary file in the same folder, fsync, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True, allow_nan=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def atomic_write_text(path: Path, text: str) -> None:
     """Write text atomically (unique temporary name, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +49,11 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically, as `atomic_write_text` does."""
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True, allow_nan=True))
 
 
 def config_hash(config: Mapping[str, Any], quick: bool = False) -> str:
@@ -321,15 +311,13 @@ def run_claims(
 
     # Claim by claim (in the given order), so an interrupted run leaves whole claims decided.
     queue: list[tuple[str, str, int]] = []
-    first = []
     for c in claims:
-        first += schedule(c.name)
+        queue += schedule(c.name)
     if on_plan:
-        on_plan(len(first))
+        on_plan(len(queue))
     for c in claims:
         if not state[c.name]["todo"]:
-            first += conclude(c.name)
-    queue = first
+            queue += conclude(c.name)
     _execute(queue, quick, out, jobs, record)
     return [results[c.name] for c in claims]
 
